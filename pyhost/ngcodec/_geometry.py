@@ -1,0 +1,63 @@
+"""Argument checks shared by the codec modules (sizes, dtypes, buffers)."""
+
+import numpy as np
+
+from .errors import InvalidParameterError
+
+# Every data type a Neuroglancer precomputed volume may declare.
+PRECOMPUTED_DTYPES = ("uint8", "int8", "uint16", "int16", "uint32", "int32",
+                      "uint64", "float32")
+
+
+def xyz(value, name, minimum):
+    """A 3-sequence of ints >= minimum, as a tuple (x, y, z)."""
+    try:
+        values = tuple(int(v) for v in value)
+    except (TypeError, ValueError):
+        raise InvalidParameterError(f"{name} must be 3 integers (x, y, z), got {value!r}") from None
+    if len(values) != 3 or any(v < minimum or v >= 1 << 32 for v in values):
+        raise InvalidParameterError(
+            f"{name} must be 3 integers (x, y, z) in [{minimum}, 2**32), got {value!r}")
+    return values
+
+
+def channels(num_channels):
+    if isinstance(num_channels, bool) or not isinstance(num_channels, (int, np.integer)) \
+            or not 1 <= num_channels < 1 << 32:
+        raise InvalidParameterError(f"num_channels must be a positive integer, got {num_channels!r}")
+    return int(num_channels)
+
+
+def little_endian(dtype, allowed, what):
+    """*dtype* as a little-endian NumPy dtype, if its name is in *allowed*."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise InvalidParameterError(f"{what}: unknown dtype {dtype!r}") from None
+    if dt.name not in allowed:
+        raise InvalidParameterError(
+            f"{what}: dtype {dt.name} is not supported (use one of {', '.join(allowed)})")
+    return dt.newbyteorder("<")
+
+
+def as_bytes(buf, what):
+    """A read-only contiguous uint8 view of any bytes-like object."""
+    try:
+        view = memoryview(buf)
+    except TypeError:
+        raise TypeError(f"{what}: expected a bytes-like object, got {type(buf).__name__}") from None
+    if not view.c_contiguous:
+        view = memoryview(view.tobytes())
+    return np.frombuffer(view.cast("B") if view.format != "B" or view.ndim != 1 else view,
+                         dtype=np.uint8)
+
+
+def output_array(out, shape, dtype, what):
+    """*out* checked to take a decoded chunk, or a new array."""
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != dtype \
+            or not out.flags.c_contiguous or not out.flags.writeable:
+        raise InvalidParameterError(
+            f"{what}: out must be a writable C-contiguous {dtype} array of shape {shape}")
+    return out

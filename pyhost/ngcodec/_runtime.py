@@ -1,0 +1,309 @@
+"""The wasmtime host: loading, caching, memory and calls into ngcodec.wasm.
+
+One Engine and one compiled Module per configuration for the whole process,
+compiled lazily and cached on disk; one Store + Instance per thread (wasmtime
+releases the GIL during calls, so threads decode in parallel). Data is copied
+into linear memory, the call runs, and results are copied out into fresh
+Python objects: no view of linear memory ever leaves this module, and the
+base address is re-read after every call because memory can grow and move.
+
+Any trap or wasmtime error becomes an :class:`~ngcodec.errors.NgcodecError`
+and the instance it happened in is dropped, so the next call starts clean.
+"""
+
+import ctypes
+import hashlib
+import importlib.metadata
+import os
+import struct
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+import wasmtime
+
+from .errors import (
+    InvalidFormatError,
+    NgcodecError,
+    ResourceLimitError,
+    error_for_status,
+)
+
+WASM_PATH = Path(__file__).with_name("ngcodec.wasm")
+
+# An instance whose linear memory grew past this is dropped after its call,
+# so one huge chunk does not pin its memory for the life of the thread.
+RETAIN_MEMORY_BYTES = 256 << 20
+
+_CHUNK_STRUCT = struct.Struct("<10I")  # struct ngc_chunk, see ngcodec.h
+_CHUNK_BYTES = _CHUNK_STRUCT.size
+_FAIL_OFFSET = 32  # fail_channel, fail_block
+
+_lock = threading.Lock()
+_compiled = {}  # config name -> (Engine, Module)
+_wasm_bytes = None
+
+
+def wasm_bytes():
+    """The bytes of the bundled module (read once)."""
+    global _wasm_bytes
+    if _wasm_bytes is None:
+        _wasm_bytes = WASM_PATH.read_bytes()
+    return _wasm_bytes
+
+
+def cache_dir():
+    """Where compiled modules are cached, or None when caching is off.
+
+    ``NGCODEC_CACHE_DIR`` overrides the default (``$XDG_CACHE_HOME/ngcodec``
+    or ``~/.cache/ngcodec``); set it to an empty string to turn caching off.
+    """
+    env = os.environ.get("NGCODEC_CACHE_DIR")
+    if env is not None:
+        return Path(env) if env else None
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "ngcodec"
+
+
+def _cache_path(config_name):
+    directory = cache_dir()
+    if directory is None:
+        return None
+    key = hashlib.sha256(wasm_bytes()).hexdigest()[:32]
+    runtime = importlib.metadata.version("wasmtime")
+    return directory / f"ngcodec-{key}-wasmtime{runtime}-{config_name}.cwasm"
+
+
+def _load_cached(engine, path):
+    """A module from the cache, or None. The artifact is stored behind its
+    own sha256 so a truncated or damaged file is recompiled, never loaded."""
+    try:
+        blob = path.read_bytes()
+    except OSError:
+        return None
+    digest, artifact = blob[:32], blob[32:]
+    if hashlib.sha256(artifact).digest() != digest:
+        return None
+    try:
+        return wasmtime.Module.deserialize(engine, artifact)
+    except wasmtime.WasmtimeError:  # another wasmtime build or config
+        return None
+
+
+def _store_cached(module, path):
+    """Writes the compiled module atomically; a cache that cannot be written
+    only costs the next process a compile."""
+    try:
+        artifact = bytes(module.serialize())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".cwasm")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(hashlib.sha256(artifact).digest() + artifact)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except (OSError, wasmtime.WasmtimeError):
+        pass
+
+
+def _make_engine(config_name):
+    config = wasmtime.Config()
+    if config_name == "epoch":
+        config.epoch_interruption = True
+    return wasmtime.Engine(config)
+
+
+def compiled(config_name="fast"):
+    """The shared (Engine, Module) for a configuration ("fast" or "epoch")."""
+    entry = _compiled.get(config_name)
+    if entry is not None:
+        return entry
+    with _lock:
+        entry = _compiled.get(config_name)
+        if entry is None:
+            engine = _make_engine(config_name)
+            path = _cache_path(config_name)
+            module = _load_cached(engine, path) if path else None
+            if module is None:
+                module = wasmtime.Module(engine, wasm_bytes())
+                if path:
+                    _store_cached(module, path)
+            entry = _compiled[config_name] = (engine, module)
+    return entry
+
+
+def _u32(value):
+    """A wasm i32 result read as unsigned (pointers above 2 GiB)."""
+    return value & 0xFFFFFFFF
+
+
+def _i32(value):
+    """An unsigned 32-bit value passed as a wasm i32 argument."""
+    return value - (1 << 32) if value >= (1 << 31) else value
+
+
+class Instance:
+    """One Store + Instance, used by one thread at a time.
+
+    It keeps an ``ngc_chunk`` struct, an out-parameter word and two growable
+    buffers (input, output) in linear memory between calls.
+    """
+
+    def __init__(self, config_name="fast", memory_limit=None):
+        engine, module = compiled(config_name)
+        self.config_name = config_name
+        self.memory_limit = memory_limit
+        self.store = wasmtime.Store(engine)
+        if memory_limit is not None:
+            self.store.set_limits(memory_size=memory_limit)
+        if config_name == "epoch":
+            self.store.set_epoch_deadline(1 << 62)
+        instance = wasmtime.Instance(self.store, module, [])
+        exports = instance.exports(self.store)
+        self.memory = exports["memory"]
+        self.fn = {name: exports[name] for name in (
+            "malloc", "free", "ngc_version", "ngc_error_name", "ngc_decoded_size",
+            "ngc_raw_decode", "ngc_raw_encode", "ngc_cseg_encode_bound",
+            "ngc_cseg_encode", "ngc_cseg_decode")}
+        exports["_initialize"](self.store)
+        self.chunk_ptr = self._malloc(_CHUNK_BYTES + 8)
+        self.ret_ptr = self.chunk_ptr + _CHUNK_BYTES
+        self.buffers = [[0, 0], [0, 0]]  # [ptr, capacity] for input, output
+
+    # -- memory -------------------------------------------------------------
+    def _malloc(self, size):
+        ptr = _u32(self.fn["malloc"](self.store, _i32(max(size, 1))))
+        if ptr == 0:
+            raise ResourceLimitError(
+                f"cannot allocate {size} bytes in the module's memory"
+                + (f" (memory limit {self.memory_limit} bytes)"
+                   if self.memory_limit is not None else ""))
+        return ptr
+
+    def buffer(self, slot, size):
+        """Pointer to buffer *slot* (0 = input, 1 = output) of at least *size*
+        bytes; grows it when needed, keeping the largest seen."""
+        entry = self.buffers[slot]
+        if entry[1] < size:
+            if entry[0]:
+                self.fn["free"](self.store, _i32(entry[0]))
+                entry[0] = entry[1] = 0
+            entry[0] = self._malloc(size)
+            entry[1] = size
+        return entry[0]
+
+    def base(self):
+        """Address of linear memory now (re-read after every call)."""
+        return ctypes.addressof(self.memory.data_ptr(self.store).contents)
+
+    def memory_size(self):
+        return self.memory.data_len(self.store)
+
+    def write(self, ptr, data):
+        """Copies a contiguous buffer (bytes, bytearray, ndarray, ...) in."""
+        view = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) \
+            else data.reshape(-1).view(np.uint8)
+        if view.size:
+            ctypes.memmove(self.base() + ptr, view.ctypes.data, view.size)
+
+    def read_into(self, ptr, out):
+        """Copies len(out) bytes out into a writable C-contiguous ndarray."""
+        if out.nbytes:
+            ctypes.memmove(out.ctypes.data, self.base() + ptr, out.nbytes)
+
+    def read_bytes(self, ptr, size, mutable=False):
+        if mutable:
+            result = bytearray(size)
+            if size:
+                ctypes.memmove((ctypes.c_char * size).from_buffer(result),
+                               self.base() + ptr, size)
+            return result
+        return ctypes.string_at(self.base() + ptr, size)
+
+    def read_u32(self, ptr):
+        return ctypes.c_uint32.from_address(self.base() + ptr).value
+
+    def set_chunk(self, size, num_channels, value_bytes, block_size=(1, 1, 1)):
+        self.write(self.chunk_ptr, _CHUNK_STRUCT.pack(
+            *size, num_channels, value_bytes, *block_size, 0, 0))
+
+    def failure_place(self):
+        """(channel, block index) written by the codec on its last error."""
+        base = self.base() + self.chunk_ptr + _FAIL_OFFSET
+        return (ctypes.c_uint32.from_address(base).value,
+                ctypes.c_uint32.from_address(base + 4).value)
+
+    def call(self, name, *args):
+        return self.fn[name](self.store, *(_i32(a) for a in args))
+
+    def error_name(self, status):
+        ptr = _u32(self.fn["ngc_error_name"](self.store, status))
+        return ctypes.string_at(self.base() + ptr).decode("ascii")
+
+
+class _ThreadInstances(threading.local):
+    def __init__(self):
+        self.fast = None
+
+
+_local = _ThreadInstances()
+
+
+class session:
+    """``with session() as inst:`` gives this thread's instance and turns
+    whatever goes wrong inside the module into the package's exceptions.
+
+    *decoding* says whether a trap should be blamed on the input data
+    (``InvalidFormatError``) rather than reported as an internal error.
+    """
+
+    def __init__(self, what, decoding):
+        self.what = what
+        self.decoding = decoding
+        self.instance = None
+
+    def __enter__(self):
+        inst = _local.fast
+        if inst is None:
+            try:
+                inst = _local.fast = Instance()
+            except wasmtime.WasmtimeError as exc:
+                raise NgcodecError(f"cannot instantiate ngcodec.wasm: {exc}") from exc
+        self.instance = inst
+        return inst
+
+    def __exit__(self, exc_type, exc, tb):
+        inst = self.instance
+        if exc_type is None:
+            if inst.memory_size() > RETAIN_MEMORY_BYTES:
+                _local.fast = None
+            return False
+        if isinstance(exc, NgcodecError) and not isinstance(exc, ResourceLimitError):
+            return False  # a status from the module: the instance is sound
+        _local.fast = None  # trapped or exhausted: never reuse it
+        if isinstance(exc, wasmtime.Trap):
+            code = exc.trap_code
+            if code in (wasmtime.TrapCode.OUT_OF_FUEL, wasmtime.TrapCode.INTERRUPT):
+                raise ResourceLimitError(f"{self.what}: time limit exceeded ({code.name})") from exc
+            cls = InvalidFormatError if self.decoding else NgcodecError
+            raise cls(f"{self.what}: the module trapped "
+                      f"({code.name if code else 'unknown'}): {exc.message}") from exc
+        if isinstance(exc, wasmtime.WasmtimeError):
+            raise NgcodecError(f"{self.what}: wasmtime error: {exc}") from exc
+        return False
+
+
+def check(inst, status, what, where=""):
+    """Raises the exception for a negative status."""
+    if status < 0:
+        raise error_for_status(status, what, where)
+
+
+def version():
+    """The module's version as (major, minor, patch)."""
+    with session("version", decoding=False) as inst:
+        number = inst.call("ngc_version")
+    return (number // 10000, number // 100 % 100, number % 100)

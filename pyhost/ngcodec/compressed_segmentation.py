@@ -1,0 +1,88 @@
+"""Neuroglancer's compressed_segmentation encoding, run in ngcodec.wasm.
+
+>>> buf = encode(labels, block_size=(8, 8, 8))          # (C, Z, Y, X) or (Z, Y, X)
+>>> labels = decode(buf, chunk_size=(64, 64, 64), dtype="uint64",
+...                 block_size=(8, 8, 8))               # (C, Z, Y, X)
+
+Sizes are (x, y, z); arrays are (C, Z, Y, X); uint32 and uint64 labels.
+"""
+
+import numpy as np
+
+from . import _geometry as geo
+from ._runtime import check, session
+from .errors import InvalidParameterError
+
+__all__ = ["encode", "decode", "DTYPES"]
+
+DTYPES = ("uint32", "uint64")
+
+
+def encode(array, block_size, *, mutable=False):
+    """Encodes a (C, Z, Y, X) or (Z, Y, X) uint32/uint64 array.
+
+    Returns ``bytes`` (``bytearray`` when *mutable*).
+    """
+    block_size = geo.xyz(block_size, "block_size", 1)
+    a = np.asarray(array)
+    if a.ndim == 3:
+        a = a[np.newaxis]
+    if a.ndim != 4:
+        raise InvalidParameterError(
+            f"compressed_segmentation encode: expected a 3-D or 4-D array, got {a.ndim}-D")
+    dtype = geo.little_endian(a.dtype, DTYPES, "compressed_segmentation encode")
+    a = np.ascontiguousarray(a, dtype=dtype)
+    c, z, y, x = a.shape
+    what = "compressed_segmentation encode"
+    with session(what, decoding=False) as inst:
+        inst.set_chunk((x, y, z), c, dtype.itemsize, block_size)
+        check(inst, inst.call("ngc_cseg_encode_bound", inst.chunk_ptr, inst.ret_ptr), what)
+        bound = inst.read_u32(inst.ret_ptr)
+        src = inst.buffer(0, a.nbytes)
+        dst = inst.buffer(1, bound)
+        inst.write(src, a)
+        status = inst.call("ngc_cseg_encode", inst.chunk_ptr, src, a.nbytes, dst, bound,
+                           inst.ret_ptr)
+        check(inst, status, what)
+        return inst.read_bytes(dst, inst.read_u32(inst.ret_ptr), mutable=mutable)
+
+
+def _where(inst, status, chunk_size, block_size, nwords, num_channels):
+    """Which channel and block a decoding error is about, in words."""
+    if status in (-4, -6) and nwords < num_channels:
+        return " (in the channel offsets header)"
+    channel, block = inst.failure_place()
+    if status in (-4, -6):
+        return f" (channel {channel})"
+    if status in (-7, -8, -9, -10, -11):
+        gx = -(-chunk_size[0] // block_size[0])
+        gy = -(-chunk_size[1] // block_size[1])
+        bx, by, bz = block % gx, block // gx % gy, block // (gx * gy)
+        return f" (channel {channel}, block ({bx}, {by}, {bz}) in x, y, z)"
+    return ""
+
+
+def decode(buf, chunk_size, dtype, block_size, num_channels=1, out=None):
+    """Decodes a chunk into a new (or the given *out*) (C, Z, Y, X) array of
+    the little-endian *dtype*. Raises InvalidFormatError for bad data."""
+    what = "compressed_segmentation decode"
+    chunk_size = geo.xyz(chunk_size, "chunk_size", 0)
+    block_size = geo.xyz(block_size, "block_size", 1)
+    num_channels = geo.channels(num_channels)
+    dtype = geo.little_endian(dtype, DTYPES, what)
+    src_bytes = geo.as_bytes(buf, what)
+    shape = (num_channels, chunk_size[2], chunk_size[1], chunk_size[0])
+    with session(what, decoding=True) as inst:
+        inst.set_chunk(chunk_size, num_channels, dtype.itemsize, block_size)
+        check(inst, inst.call("ngc_decoded_size", inst.chunk_ptr, inst.ret_ptr), what)
+        nbytes = inst.read_u32(inst.ret_ptr)
+        out = geo.output_array(out, shape, dtype, what)
+        src = inst.buffer(0, src_bytes.size)
+        dst = inst.buffer(1, nbytes)
+        inst.write(src, src_bytes)
+        status = inst.call("ngc_cseg_decode", inst.chunk_ptr, src, src_bytes.size, dst, nbytes)
+        if status < 0:
+            check(inst, status, what, _where(inst, status, chunk_size, block_size,
+                                             src_bytes.size // 4, num_channels))
+        inst.read_into(dst, out)
+    return out

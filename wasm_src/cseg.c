@@ -1,0 +1,551 @@
+/*
+ * cseg.c - Neuroglancer's compressed_segmentation encoding.
+ *
+ * Format (all words are little-endian uint32; "offsets" count words)
+ * ------------------------------------------------------------------
+ * A chunk of C channels of (X, Y, Z) voxels, uint32 or uint64 labels, is cut
+ * into a grid of (bx, by, bz) blocks, gx = ceil(X / bx) etc.
+ *
+ *   chunk   := channel_offset[C] channel...
+ *              channel_offset[c] = offset of channel c from the start of the
+ *              chunk. A channel's data runs to the end of the chunk.
+ *   channel := block_header[gx * gy * gz] (x fastest) then, in any order and
+ *              possibly shared between blocks, lookup tables and encoded
+ *              values, all addressed by offsets from the channel's start.
+ *   block_header := word0 = table_offset (bits 0..23) | bits << 24
+ *                   word1 = values_offset
+ *   bits    := 0, 1, 2, 4, 8, 16 or 32
+ *   table   := label[n]; a uint64 label is two words, low word first.
+ *   values  := ceil(bits * bx * by * bz / 32) words: one bits-wide index into
+ *              the table per voxel of the FULL block (x fastest), packed from
+ *              the least significant bit of each word. Voxels of a partial
+ *              edge block that lie outside the chunk are padding: any index.
+ *              A 0-bit block has no values: every voxel is table[0].
+ *
+ * Decoder checklist (after tensorstore): the size is a multiple of 4; the
+ * channel offsets and each channel's block headers fit; bits is valid; the
+ * table offset and the whole values run lie inside the chunk; every index
+ * read for a visible voxel addresses a table entry inside the chunk; a 0-bit
+ * block has at least one entry. A table "has" every entry up to the end of
+ * the chunk, as in Neuroglancer and tensorstore. All arithmetic on input
+ * values is done in 64 bits or checked, so nothing wraps.
+ *
+ * Encoder choices: tables are sorted ascending and stored once per channel
+ * when identical (as tensorstore and compressed-segmentation do); each new
+ * table is written just before the block's values; padding voxels get index
+ * 0. Neuroglancer and tensorstore read only 24 bits of each offset, so an
+ * offset of 2^24 words or more is an error (NGC_ERR_OFFSET_OVERFLOW), never
+ * a silently truncated header.
+ */
+#include <stdlib.h>
+
+#include "internal.h"
+
+#define CSEG_WIDTHS ((1u << 4) | (1u << 8))
+#define MAX_OFFSET 0xFFFFFFu
+
+/* Geometry shared by the encoder and decoder, derived once per call. */
+typedef struct geometry {
+  uint32_t size[3], block[3], grid[3];
+  uint32_t num_blocks;   /* gx * gy * gz (checked to fit) */
+  uint32_t block_volume; /* bx * by * bz (checked to fit) */
+  uint32_t value_words;  /* 1 for uint32, 2 for uint64 */
+} geometry;
+
+static int get_geometry(const ngc_chunk *chunk, size_t *decoded_size,
+                        geometry *g) {
+  int status = ngc_check_chunk(chunk, CSEG_WIDTHS, decoded_size);
+  if (status != NGC_OK) return status;
+  uint64_t blocks = 1, volume = 1;
+  for (int i = 0; i < 3; i++) {
+    if (chunk->block_size[i] == 0) return NGC_ERR_BAD_PARAMS;
+    g->size[i] = chunk->size[i];
+    g->block[i] = chunk->block_size[i];
+    g->grid[i] = ngc_ceil_div(g->size[i], g->block[i]);
+    blocks *= g->grid[i];
+    volume *= g->block[i];
+    /* Both stay below 2^32 after each step, so the products cannot wrap. */
+    if (blocks > UINT32_MAX || volume > UINT32_MAX) return NGC_ERR_TOO_LARGE;
+  }
+  g->num_blocks = (uint32_t)blocks;
+  g->block_volume = (uint32_t)volume;
+  g->value_words = chunk->value_bytes / 4;
+  return NGC_OK;
+}
+
+NGC_INLINE int valid_bits(uint32_t bits) {
+  return bits <= 32 && (bits & (bits - 1)) == 0;
+}
+
+/* Words of packed values for one block (64-bit: bits * volume can pass 2^32). */
+NGC_INLINE uint64_t values_words(uint32_t bits, uint32_t block_volume) {
+  return ((uint64_t)bits * block_volume + 31) / 32;
+}
+
+/* ========================================================================== */
+/*                                  Decoding                                  */
+/* ========================================================================== */
+
+/* Where a block's visible voxels go in the output. */
+typedef struct block_view {
+  uint8_t *out;        /* first visible voxel */
+  uint32_t vis[3];     /* visible extent: x, y, z */
+  size_t row_stride;   /* output bytes between rows */
+  size_t plane_stride; /* output bytes between planes */
+} block_view;
+
+NGC_INLINE void store_label(uint8_t *p, const uint8_t *table, uint32_t index,
+                            const uint32_t vw) {
+  if (vw == 1)
+    ngc_store32(p, ngc_load32(table + 4 * (size_t)index));
+  else
+    ngc_store64(p, ngc_load64(table + 8 * (size_t)index));
+}
+
+/* Decodes one block whose width `bits` (nonzero) and label width `vw` are
+ * compile-time constants after inlining. When `checked`, indices are compared
+ * with the number of table entries left in the chunk. */
+NGC_INLINE int decode_block(const uint32_t *values, const uint8_t *table,
+                            uint32_t entries, const geometry *g,
+                            const block_view *v, const uint32_t bits,
+                            const uint32_t vw, const int checked) {
+  const uint32_t per_word = 32 / bits;
+  const uint32_t mask = bits == 32 ? 0xFFFFFFFFu : (1u << bits) - 1;
+  const size_t label_bytes = 4 * vw;
+  for (uint32_t z = 0; z < v->vis[2]; z++) {
+    for (uint32_t y = 0; y < v->vis[1]; y++) {
+      uint32_t pos = (z * g->block[1] + y) * g->block[0];
+      uint8_t *out = v->out + z * v->plane_stride + y * v->row_stride;
+      for (uint32_t x = 0; x < v->vis[0]; x++, pos++) {
+        uint32_t index =
+            (ngc_load32(&values[pos / per_word]) >> ((pos % per_word) * bits)) & mask;
+        if (checked && index >= entries) return NGC_ERR_BAD_TABLE_INDEX;
+        store_label(out + x * label_bytes, table, index, vw);
+      }
+    }
+  }
+  return NGC_OK;
+}
+
+NGC_INLINE void fill_block(const uint8_t *table, const block_view *v,
+                           const uint32_t vw) {
+  const size_t label_bytes = 4 * vw;
+  for (uint32_t z = 0; z < v->vis[2]; z++)
+    for (uint32_t y = 0; y < v->vis[1]; y++) {
+      uint8_t *out = v->out + z * v->plane_stride + y * v->row_stride;
+      for (uint32_t x = 0; x < v->vis[0]; x++)
+        store_label(out + x * label_bytes, table, 0, vw);
+    }
+}
+
+/* Instantiates decode_block for each (bits, checked) pair of one width. */
+#define DISPATCH_BITS(vw)                                                     \
+  switch (bits) {                                                             \
+    case 1: return checked ? decode_block(vals, table, entries, g, v, 1, vw, 1) \
+                           : decode_block(vals, table, entries, g, v, 1, vw, 0); \
+    case 2: return checked ? decode_block(vals, table, entries, g, v, 2, vw, 1) \
+                           : decode_block(vals, table, entries, g, v, 2, vw, 0); \
+    case 4: return checked ? decode_block(vals, table, entries, g, v, 4, vw, 1) \
+                           : decode_block(vals, table, entries, g, v, 4, vw, 0); \
+    case 8: return checked ? decode_block(vals, table, entries, g, v, 8, vw, 1) \
+                           : decode_block(vals, table, entries, g, v, 8, vw, 0); \
+    case 16: return checked ? decode_block(vals, table, entries, g, v, 16, vw, 1) \
+                            : decode_block(vals, table, entries, g, v, 16, vw, 0); \
+    default: return checked ? decode_block(vals, table, entries, g, v, 32, vw, 1) \
+                            : decode_block(vals, table, entries, g, v, 32, vw, 0); \
+  }
+
+static int decode_block_u32(const uint32_t *vals, const uint8_t *table,
+                            uint32_t entries, const geometry *g,
+                            const block_view *v, uint32_t bits, int checked) {
+  DISPATCH_BITS(1)
+}
+
+static int decode_block_u64(const uint32_t *vals, const uint8_t *table,
+                            uint32_t entries, const geometry *g,
+                            const block_view *v, uint32_t bits, int checked) {
+  DISPATCH_BITS(2)
+}
+
+/* Decodes channel data `w[0..n)` (n words to the end of the chunk) into
+ * `out`. On error, *fail_block is the failing block. */
+static int decode_channel(const uint32_t *w, uint32_t n, const geometry *g,
+                          uint8_t *out, uint32_t *fail_block) {
+  if (n / 2 < g->num_blocks) return NGC_ERR_TRUNCATED;
+  const size_t label_bytes = 4 * (size_t)g->value_words;
+  const size_t row_stride = g->size[0] * label_bytes;
+  const size_t plane_stride = g->size[1] * row_stride;
+  uint32_t b = 0;
+  for (uint32_t bz = 0; bz < g->grid[2]; bz++) {
+    for (uint32_t by = 0; by < g->grid[1]; by++) {
+      for (uint32_t bx = 0; bx < g->grid[0]; bx++, b++) {
+        *fail_block = b;
+        uint32_t h0 = ngc_load32(&w[2 * (size_t)b]);
+        uint32_t values_offset = ngc_load32(&w[2 * (size_t)b + 1]);
+        uint32_t bits = h0 >> 24, table_offset = h0 & MAX_OFFSET;
+        if (!valid_bits(bits)) return NGC_ERR_BAD_BITS;
+        if (table_offset > n) return NGC_ERR_BAD_TABLE_OFFSET;
+        if (values_offset > n ||
+            values_words(bits, g->block_volume) > n - values_offset)
+          return NGC_ERR_BAD_VALUES_OFFSET;
+        uint32_t entries = (n - table_offset) / g->value_words;
+
+        block_view v;
+        uint32_t x0 = bx * g->block[0], y0 = by * g->block[1],
+                 z0 = bz * g->block[2];
+        v.vis[0] = g->size[0] - x0 < g->block[0] ? g->size[0] - x0 : g->block[0];
+        v.vis[1] = g->size[1] - y0 < g->block[1] ? g->size[1] - y0 : g->block[1];
+        v.vis[2] = g->size[2] - z0 < g->block[2] ? g->size[2] - z0 : g->block[2];
+        v.row_stride = row_stride;
+        v.plane_stride = plane_stride;
+        v.out = out + z0 * plane_stride + y0 * row_stride + x0 * label_bytes;
+
+        const uint8_t *table = (const uint8_t *)(w + table_offset);
+        if (bits == 0) {
+          if (entries == 0) return NGC_ERR_EMPTY_TABLE;
+          if (g->value_words == 1) fill_block(table, &v, 1);
+          else fill_block(table, &v, 2);
+          continue;
+        }
+        int checked = bits < 32 ? entries < (1u << bits) : 1;
+        const uint32_t *vals = w + values_offset;
+        int status = g->value_words == 1
+                         ? decode_block_u32(vals, table, entries, g, &v, bits, checked)
+                         : decode_block_u64(vals, table, entries, g, &v, bits, checked);
+        if (status != NGC_OK) return status;
+      }
+    }
+  }
+  return NGC_OK;
+}
+
+int ngc_cseg_decode(ngc_chunk *chunk, const void *src, size_t src_size,
+                    void *dst, size_t dst_capacity) {
+  geometry g;
+  size_t decoded_size;
+  int status = get_geometry(chunk, &decoded_size, &g);
+  if (status != NGC_OK) return status;
+  if (dst_capacity < decoded_size) return NGC_ERR_DST_TOO_SMALL;
+  if ((src == NULL && src_size != 0) || (dst == NULL && decoded_size != 0))
+    return NGC_ERR_BAD_PARAMS;
+  chunk->fail_channel = 0;
+  chunk->fail_block = 0;
+  if (src_size % 4 != 0) return NGC_ERR_UNALIGNED;
+  const uint32_t *w = (const uint32_t *)src;
+  uint32_t n = (uint32_t)(src_size / 4);
+  if (n < chunk->num_channels) return NGC_ERR_TRUNCATED;
+  size_t channel_bytes = decoded_size / chunk->num_channels;
+  for (uint32_t c = 0; c < chunk->num_channels; c++) {
+    chunk->fail_channel = c;
+    uint32_t offset = ngc_load32(&w[c]);
+    if (offset > n) return NGC_ERR_BAD_CHANNEL_OFFSET;
+    status = decode_channel(w + offset, n - offset, &g,
+                            (uint8_t *)dst + c * channel_bytes,
+                            &chunk->fail_block);
+    if (status != NGC_OK) return status;
+  }
+  return NGC_OK;
+}
+
+/* ========================================================================== */
+/*                                  Encoding                                  */
+/* ========================================================================== */
+
+/* Open-addressing hash set of the labels seen in one block. Slots whose
+ * stamp differs from the current block's are empty, so nothing is cleared
+ * between blocks. */
+typedef struct label_slot {
+  uint64_t label;
+  uint32_t stamp;
+  uint32_t index; /* position in the sorted table */
+} label_slot;
+
+/* Tables already written in the current channel, for reuse. */
+typedef struct table_slot {
+  uint64_t hash;
+  uint32_t stamp;
+  uint32_t offset; /* words from the channel start */
+  uint32_t count;
+} table_slot;
+
+typedef struct encoder {
+  geometry g;
+  uint32_t vw; /* value words: 1 or 2 */
+  label_slot *labels;
+  uint32_t labels_mask;
+  uint64_t *distinct; /* distinct labels of the current block, then sorted */
+  table_slot *tables;
+  uint32_t tables_mask;
+  uint32_t label_stamp; /* current block: slots with another stamp are empty */
+  uint32_t table_stamp; /* current channel, likewise for tables */
+  uint32_t *dst;
+  uint32_t capacity; /* words */
+  uint32_t pos;      /* words written */
+} encoder;
+
+NGC_INLINE uint32_t hash_label(uint64_t label) {
+  return (uint32_t)((label * 0x9E3779B97F4A7C15ull) >> 32);
+}
+
+NGC_INLINE label_slot *find_label(encoder *e, uint64_t label) {
+  uint32_t i = hash_label(label) & e->labels_mask;
+  for (;;) {
+    label_slot *s = &e->labels[i];
+    if (s->stamp != e->label_stamp || s->label == label) return s;
+    i = (i + 1) & e->labels_mask;
+  }
+}
+
+NGC_INLINE uint64_t load_label(const uint8_t *p, uint32_t vw) {
+  return vw == 1 ? ngc_load32(p) : ngc_load64(p);
+}
+
+/* Smallest power of two >= n and >= 16. */
+static uint32_t pow2_at_least(uint64_t n) {
+  uint32_t p = 16;
+  while (p < n) p *= 2;
+  return p;
+}
+
+static void sort_labels(uint64_t *a, uint32_t n) {
+  if (n <= 32) { /* insertion sort: blocks usually hold a handful of labels */
+    for (uint32_t i = 1; i < n; i++) {
+      uint64_t v = a[i];
+      uint32_t j = i;
+      for (; j > 0 && a[j - 1] > v; j--) a[j] = a[j - 1];
+      a[j] = v;
+    }
+    return;
+  }
+  /* heapsort: O(n log n) whatever the input, no recursion, no scratch. */
+  for (uint32_t start = n / 2; start-- > 0;) {
+    for (uint32_t root = start, child; (child = 2 * root + 1) < n; root = child) {
+      if (child + 1 < n && a[child] < a[child + 1]) child++;
+      if (a[root] >= a[child]) break;
+      uint64_t t = a[root]; a[root] = a[child]; a[child] = t;
+    }
+  }
+  for (uint32_t end = n; end-- > 1;) {
+    uint64_t t = a[0]; a[0] = a[end]; a[end] = t;
+    for (uint32_t root = 0, child; (child = 2 * root + 1) < end; root = child) {
+      if (child + 1 < end && a[child] < a[child + 1]) child++;
+      if (a[root] >= a[child]) break;
+      t = a[root]; a[root] = a[child]; a[child] = t;
+    }
+  }
+}
+
+NGC_INLINE uint32_t bits_for(uint32_t count) {
+  uint32_t bits = 0;
+  while (bits < 32 && ((uint64_t)1 << bits) < count) bits = bits ? bits * 2 : 1;
+  return bits;
+}
+
+/* Writes the block's sorted table unless an identical one is already in the
+ * channel; returns its offset from the channel start in *offset. */
+static int put_table(encoder *e, uint32_t channel_start, uint32_t count,
+                     uint32_t *offset) {
+  uint64_t h = count;
+  for (uint32_t i = 0; i < count; i++)
+    h = (h ^ e->distinct[i]) * 0x100000001B3ull + 0x9E3779B97F4A7C15ull;
+  uint32_t i = (uint32_t)(h >> 32) & e->tables_mask;
+  const uint32_t words = count * e->vw;
+  for (;; i = (i + 1) & e->tables_mask) {
+    table_slot *s = &e->tables[i];
+    if (s->stamp != e->table_stamp) {
+      if (e->capacity - e->pos < words) return NGC_ERR_DST_TOO_SMALL;
+      *offset = e->pos - channel_start;
+      uint32_t *out = e->dst + e->pos;
+      for (uint32_t k = 0; k < count; k++) {
+        if (e->vw == 1) ngc_store32(out + k, (uint32_t)e->distinct[k]);
+        else ngc_store64(out + 2 * k, e->distinct[k]);
+      }
+      e->pos += words;
+      s->hash = h;
+      s->stamp = e->table_stamp;
+      s->offset = *offset;
+      s->count = count;
+      return NGC_OK;
+    }
+    if (s->hash == h && s->count == count) {
+      const uint32_t *t = e->dst + channel_start + s->offset;
+      uint32_t k = 0;
+      for (; k < count; k++)
+        if (load_label((const uint8_t *)(t + k * e->vw), e->vw) != e->distinct[k])
+          break;
+      if (k == count) {
+        *offset = s->offset;
+        return NGC_OK;
+      }
+    }
+  }
+}
+
+/* Encodes one block whose visible voxels start at `in`. */
+static int encode_block(encoder *e, const uint8_t *in, const uint32_t vis[3],
+                        size_t row_stride, size_t plane_stride,
+                        uint32_t channel_start, uint32_t *header) {
+  const geometry *g = &e->g;
+  const uint32_t vw = e->vw, label_bytes = 4 * vw;
+  e->label_stamp++; /* empties the label set (stamp 0 is never current) */
+
+  /* 1. Distinct labels; runs of equal voxels skip the hash set. */
+  uint32_t count = 0;
+  uint64_t prev = ~load_label(in, vw);
+  for (uint32_t z = 0; z < vis[2]; z++)
+    for (uint32_t y = 0; y < vis[1]; y++) {
+      const uint8_t *row = in + z * plane_stride + y * row_stride;
+      for (uint32_t x = 0; x < vis[0]; x++) {
+        uint64_t label = load_label(row + x * label_bytes, vw);
+        if (label == prev) continue;
+        prev = label;
+        label_slot *s = find_label(e, label);
+        if (s->stamp != e->label_stamp) {
+          s->stamp = e->label_stamp;
+          s->label = label;
+          e->distinct[count++] = label;
+        }
+      }
+    }
+
+  /* 2. Sorted table, indices into it. */
+  sort_labels(e->distinct, count);
+  for (uint32_t i = 0; i < count; i++) find_label(e, e->distinct[i])->index = i;
+  uint32_t table_offset;
+  int status = put_table(e, channel_start, count, &table_offset);
+  if (status != NGC_OK) return status;
+
+  /* 3. Packed indices over the full block; padding keeps index 0. */
+  const uint32_t bits = bits_for(count);
+  const uint64_t words = values_words(bits, g->block_volume);
+  if (words > e->capacity - e->pos) return NGC_ERR_DST_TOO_SMALL;
+  const uint32_t values_offset = e->pos - channel_start;
+  if (table_offset > MAX_OFFSET || values_offset > MAX_OFFSET)
+    return NGC_ERR_OFFSET_OVERFLOW;
+  uint32_t *values = e->dst + e->pos;
+  memset(values, 0, (size_t)words * 4);
+  e->pos += (uint32_t)words;
+  if (bits != 0) {
+    const uint32_t per_word = 32 / bits;
+    uint64_t prev_label = e->distinct[0];
+    uint32_t prev_index = 0;
+    for (uint32_t z = 0; z < vis[2]; z++)
+      for (uint32_t y = 0; y < vis[1]; y++) {
+        const uint8_t *row = in + z * plane_stride + y * row_stride;
+        uint32_t pos = (z * g->block[1] + y) * g->block[0];
+        for (uint32_t x = 0; x < vis[0]; x++, pos++) {
+          uint64_t label = load_label(row + x * label_bytes, vw);
+          if (label != prev_label) {
+            prev_label = label;
+            prev_index = find_label(e, label)->index;
+          }
+          uint32_t *word = &values[pos / per_word];
+          ngc_store32(word, ngc_load32(word) | prev_index << ((pos % per_word) * bits));
+        }
+      }
+  }
+  ngc_store32(&header[0], table_offset | bits << 24);
+  ngc_store32(&header[1], values_offset);
+  return NGC_OK;
+}
+
+/* Largest number of voxels of one block that lie inside the chunk. */
+static uint64_t max_visible(const geometry *g) {
+  uint64_t n = 1;
+  for (int i = 0; i < 3; i++) n *= g->size[i] < g->block[i] ? g->size[i] : g->block[i];
+  return n;
+}
+
+int ngc_cseg_encode_bound(const ngc_chunk *chunk, size_t *bound_ret) {
+  geometry g;
+  size_t decoded_size;
+  int status = get_geometry(chunk, &decoded_size, &g);
+  if (status != NGC_OK) return status;
+  if (bound_ret == NULL) return NGC_ERR_BAD_PARAMS;
+  uint64_t labels = max_visible(&g);
+  /* labels <= block volume < 2^32, so per_block < 2^35: no overflow below. */
+  uint64_t per_block = 2 + labels * g.value_words +
+                       values_words(bits_for((uint32_t)labels), g.block_volume);
+  const uint64_t max_words = SIZE_MAX / 4;
+  if (g.num_blocks != 0 && per_block > max_words / g.num_blocks)
+    return NGC_ERR_TOO_LARGE;
+  uint64_t words = chunk->num_channels * (1 + g.num_blocks * per_block);
+  if (words > max_words) return NGC_ERR_TOO_LARGE;
+  *bound_ret = (size_t)words * 4;
+  return NGC_OK;
+}
+
+static int encode_channels(encoder *e, const ngc_chunk *chunk, const uint8_t *src,
+                           size_t channel_bytes) {
+  const geometry *g = &e->g;
+  const size_t label_bytes = 4 * (size_t)e->vw;
+  const size_t row_stride = g->size[0] * label_bytes;
+  const size_t plane_stride = g->size[1] * row_stride;
+  for (uint32_t c = 0; c < chunk->num_channels; c++) {
+    const uint32_t channel_start = e->pos;
+    ngc_store32(&e->dst[c], channel_start);
+    if ((uint64_t)g->num_blocks * 2 > e->capacity - e->pos) return NGC_ERR_DST_TOO_SMALL;
+    uint32_t *headers = e->dst + e->pos;
+    e->pos += g->num_blocks * 2;
+    e->table_stamp++; /* forget the previous channel's tables */
+    uint32_t b = 0;
+    for (uint32_t bz = 0; bz < g->grid[2]; bz++)
+      for (uint32_t by = 0; by < g->grid[1]; by++)
+        for (uint32_t bx = 0; bx < g->grid[0]; bx++, b++) {
+          uint32_t x0 = bx * g->block[0], y0 = by * g->block[1], z0 = bz * g->block[2];
+          uint32_t vis[3] = {
+              g->size[0] - x0 < g->block[0] ? g->size[0] - x0 : g->block[0],
+              g->size[1] - y0 < g->block[1] ? g->size[1] - y0 : g->block[1],
+              g->size[2] - z0 < g->block[2] ? g->size[2] - z0 : g->block[2]};
+          const uint8_t *in = src + c * channel_bytes + z0 * plane_stride +
+                              y0 * row_stride + x0 * label_bytes;
+          int status = encode_block(e, in, vis, row_stride, plane_stride,
+                                    channel_start, headers + 2 * (size_t)b);
+          if (status != NGC_OK) return status;
+        }
+  }
+  return NGC_OK;
+}
+
+int ngc_cseg_encode(ngc_chunk *chunk, const void *src, size_t src_size,
+                    void *dst, size_t dst_capacity, size_t *dst_size_ret) {
+  encoder e;
+  size_t decoded_size;
+  int status = get_geometry(chunk, &decoded_size, &e.g);
+  if (status != NGC_OK) return status;
+  if (src_size != decoded_size) return NGC_ERR_SIZE_MISMATCH;
+  if ((src == NULL && src_size != 0) || dst == NULL || dst_size_ret == NULL)
+    return NGC_ERR_BAD_PARAMS;
+  e.vw = e.g.value_words;
+  e.dst = (uint32_t *)dst;
+  e.capacity = (uint32_t)(dst_capacity / 4);
+  e.pos = chunk->num_channels;
+  e.label_stamp = 0;
+  e.table_stamp = 0;
+  if (e.capacity < e.pos) return NGC_ERR_DST_TOO_SMALL;
+
+  /* Scratch sized by what one block can hold and how many tables a channel
+   * can have; calloc leaves every stamp 0, i.e. every slot empty. */
+  uint64_t labels = max_visible(&e.g);
+  uint64_t label_slots = pow2_at_least(2 * labels);
+  uint64_t table_slots = pow2_at_least(2 * (uint64_t)e.g.num_blocks);
+  if (label_slots * sizeof(label_slot) > SIZE_MAX / 2 ||
+      table_slots * sizeof(table_slot) > SIZE_MAX / 2)
+    return NGC_ERR_TOO_LARGE;
+  e.labels = calloc((size_t)label_slots, sizeof(label_slot));
+  e.distinct = malloc((size_t)(labels ? labels : 1) * sizeof(uint64_t));
+  e.tables = calloc((size_t)table_slots, sizeof(table_slot));
+  e.labels_mask = (uint32_t)label_slots - 1;
+  e.tables_mask = (uint32_t)table_slots - 1;
+  if (e.labels == NULL || e.distinct == NULL || e.tables == NULL) {
+    status = NGC_ERR_NO_MEMORY;
+  } else {
+    status = encode_channels(&e, chunk, (const uint8_t *)src,
+                             decoded_size / chunk->num_channels);
+  }
+  free(e.labels);
+  free(e.distinct);
+  free(e.tables);
+  if (status == NGC_OK) *dst_size_ret = (size_t)e.pos * 4;
+  return status;
+}
