@@ -1,0 +1,238 @@
+"""The JavaScript host (pyhost/ngcodec/web) under Node and headless Chromium.
+
+- Fixtures are written here, by the compressed-segmentation package, for the
+  Node tests in tests/js/ to decode; Node's own encodings come back and are
+  decoded here by that package (interoperate both ways).
+- The browser test serves the demo with ngcodec.webdemo, drives Debian's
+  Chromium through playwright-core (tests/js/browser_check.mjs) and checks
+  the colours drawn for whole z slices against the raw FIB-25 labels.
+
+Node, npm and Chromium are required: these tests fail, not skip, without
+them (build_scripts/test.sh installs them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+
+import compressed_segmentation as cseg
+import numpy as np
+import pytest
+
+from ngcodec import webdemo
+
+REPO = Path(__file__).resolve().parents[1]
+JS_TESTS = REPO / "tests" / "js"
+FIB25_RAW = Path(__file__).resolve().parents[2] / "shared/data/fib25_64x64x64_uint64.dat"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+
+
+def require(tool: str) -> str:
+    path = shutil.which(tool)
+    assert path, f"{tool} is required for the JavaScript tests (see build_scripts/test.sh)"
+    return path
+
+
+def run(cmd, **kwargs) -> subprocess.CompletedProcess:
+    """Runs cmd; on failure the assertion shows its whole output."""
+    proc = subprocess.run(cmd, capture_output=True, text=True, **kwargs)
+    assert proc.returncode == 0, (
+        f"{' '.join(map(str, cmd))} exited {proc.returncode}\n"
+        f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
+    )
+    return proc
+
+
+@pytest.fixture(scope="module")
+def node_modules() -> Path:
+    require("node")
+    npm = require("npm")
+    if not (JS_TESTS / "node_modules" / "playwright-core").is_dir():
+        run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=JS_TESTS, timeout=600)
+    return JS_TESTS / "node_modules"
+
+
+def fib25() -> np.ndarray:
+    """The FIB-25 labels as a (z, y, x) uint64 array."""
+    return np.fromfile(FIB25_RAW, "<u8").reshape(64, 64, 64)
+
+
+# --------------------------------------------------------------------------
+# Fixtures from another implementation
+
+
+def encode_other(array: np.ndarray, block_size) -> bytes:
+    """compressed-segmentation's encoding of a (C, Z, Y, X) array.
+
+    The package takes one channel as an (x, y, z) Fortran-order array
+    (order="F"). Its 4-D path crashes for more than one channel (2.3.3), so
+    channels are encoded one by one and joined under a channel header of
+    word offsets, as the format defines it.
+    """
+    channels = [cseg.compress(np.asfortranarray(c.T), block_size=block_size, order="F")
+                for c in array]
+    # Each single-channel buffer starts with its own 1-word header.
+    bodies = [c[4:] for c in channels]
+    offsets, at = [], len(bodies)
+    for body in bodies:
+        offsets.append(at)
+        at += len(body) // 4
+    return np.asarray(offsets, "<u4").tobytes() + b"".join(bodies)
+
+
+def decode_other(data: bytes, chunk_size, block_size, dtype, num_channels) -> np.ndarray:
+    """compressed-segmentation's decoding into a (C, Z, Y, X) array."""
+    words = np.frombuffer(data, "<u4")
+    out = []
+    for c in range(num_channels):
+        start = int(words[c])
+        single = np.asarray([1], "<u4").tobytes() + data[4 * start:]
+        xyz = cseg.decompress(single, tuple(chunk_size), dtype, tuple(block_size), order="F")
+        out.append(np.asarray(xyz).T)
+    return np.stack(out)
+
+
+def synthetic(shape_czyx, dtype, distinct, seed) -> np.ndarray:
+    """Labels in runs along x from a random palette, 0 included."""
+    rng = np.random.default_rng(seed)
+    high = np.iinfo(dtype).max
+    palette = rng.integers(1, high, size=distinct, dtype=dtype, endpoint=True)
+    palette[0] = 0
+    size = int(np.prod(shape_czyx))
+    starts = np.sort(rng.choice(size, size=max(1, size // 12), replace=False))
+    starts[0] = 0
+    runs = rng.integers(0, distinct, size=len(starts))
+    idx = np.repeat(runs, np.diff(np.append(starts, size)))
+    return palette[idx].reshape(shape_czyx)
+
+
+# name -> (array (C, Z, Y, X), block size (x, y, z))
+def fixture_cases():
+    fib = fib25()[None]
+    return {
+        "fib25_8x8x8_uint64": (fib, (8, 8, 8)),
+        "fib25_16x8x4_uint64": (fib, (16, 8, 4)),
+        "fib25_4x4x4_uint32": (fib.astype(np.uint32), (4, 4, 4)),
+        "synthetic_37x19x11_16x8x4_uint32": (synthetic((1, 11, 19, 37), np.uint32, 9, 1), (16, 8, 4)),
+        "synthetic_20x30x9_8x8x8_uint64": (synthetic((1, 9, 30, 20), np.uint64, 40, 2), (8, 8, 8)),
+        "synthetic_9x7x5_2x2x2_uint64": (synthetic((1, 5, 7, 9), np.uint64, 5, 3), (2, 2, 2)),
+        "synthetic_1x1x50_8x8x8_uint32": (synthetic((1, 50, 1, 1), np.uint32, 3, 4), (8, 8, 8)),
+        "synthetic_3ch_20x13x7_8x4x2_uint32": (synthetic((3, 7, 13, 20), np.uint32, 12, 5), (8, 4, 2)),
+        "synthetic_2ch_17x9x5_4x4x4_uint64": (synthetic((2, 5, 9, 17), np.uint64, 6, 6), (4, 4, 4)),
+    }
+
+
+@pytest.fixture(scope="module")
+def fixture_dir(tmp_path_factory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("js_fixtures")
+    cases, manifest = fixture_cases(), []
+    for name, (array, block) in cases.items():
+        encoded = encode_other(array, block)
+        # Pin the fixture to the format before handing it over.
+        np.testing.assert_array_equal(
+            decode_other(encoded, array.shape[:0:-1], block, array.dtype, array.shape[0]), array
+        )
+        (out / f"{name}.cseg").write_bytes(encoded)
+        (out / f"{name}.raw").write_bytes(array.astype(array.dtype.newbyteorder("<")).tobytes())
+        manifest.append({
+            "name": name,
+            "chunkSize": list(array.shape[:0:-1]),  # (x, y, z)
+            "blockSize": list(block),
+            "dataType": array.dtype.name,
+            "numChannels": array.shape[0],
+            "cseg": f"{name}.cseg",
+            "raw": f"{name}.raw",
+        })
+    (out / "manifest.json").write_text(json.dumps({"cases": manifest}, indent=1))
+    return out, cases
+
+
+def test_node_suite_and_interop(node_modules, fixture_dir):
+    """node --test tests/js/ passes, and ngcodec.js's encodings of the fixture
+    arrays decode correctly with the compressed-segmentation package."""
+    out, cases = fixture_dir
+    env = {**os.environ, "NGCODEC_JS_FIXTURES": str(out)}
+    proc = run([require("node"), "--test", str(JS_TESTS)], cwd=REPO, env=env, timeout=900)
+    assert "# fail 0" in proc.stdout and "# skipped 0" in proc.stdout, proc.stdout[-3000:]
+    for name, (array, block) in cases.items():
+        ours = (out / "ours" / f"{name}.cseg").read_bytes()
+        decoded = decode_other(ours, array.shape[:0:-1], block, array.dtype, array.shape[0])
+        np.testing.assert_array_equal(decoded, array, err_msg=name)
+
+
+# --------------------------------------------------------------------------
+# The demo page in Chromium
+
+
+def fmix32(h: int) -> int:
+    """MurmurHash3's 32-bit finaliser, as in web/colors.js."""
+    h ^= h >> 16
+    h = (h * 0x85EBCA6B) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * 0xC2B2AE35) & 0xFFFFFFFF
+    h ^= h >> 16
+    return h
+
+
+def label_color(label: int) -> tuple[int, int, int]:
+    """The demo's documented colour of a label (web/colors.js)."""
+    if label == 0:
+        return (0, 0, 0)
+    h = fmix32(label & 0xFFFFFFFF)
+    return (64 + (h & 255) % 192, 64 + ((h >> 8) & 255) % 192, 64 + ((h >> 16) & 255) % 192)
+
+
+def test_label_color_matches_colors_js(node_modules):
+    """The Python copy of the colour function agrees with colors.js."""
+    labels = [0, 1, 2, 255, 65536, 2**32 - 1, 2**32, 2**32 + 5, 2**64 - 1, 150303]
+    script = (
+        "import { labelColor } from './pyhost/ngcodec/web/colors.js';"
+        f"console.log(JSON.stringify({json.dumps([str(v) for v in labels])}"
+        ".map((v) => labelColor(BigInt(v)))));"
+    )
+    proc = run([require("node"), "--input-type=module", "-e", script], cwd=REPO, timeout=60)
+    assert json.loads(proc.stdout) == [list(label_color(v)) for v in labels]
+
+
+@pytest.fixture
+def demo_server():
+    server = webdemo.make_server("127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def test_demo_page_draws_fib25_slices(node_modules, demo_server, tmp_path):
+    assert Path(CHROMIUM).exists(), f"Chromium is required at {CHROMIUM}"
+    screenshot = tmp_path / "demo.png"
+    zs = [32, 0, 17, 63]
+    proc = run(
+        [require("node"), str(JS_TESTS / "browser_check.mjs"), f"{demo_server}/", str(screenshot),
+         str(tmp_path / "chromium-profile"), ",".join(map(str, zs))],
+        cwd=JS_TESTS, timeout=300,
+    )
+    result = json.loads(proc.stdout)
+    assert screenshot.stat().st_size > 0
+    assert (result["width"], result["height"]) == (384, 384)
+    stats = result["stats"]
+    assert "decode time" in stats and "compression ratio" in stats, stats
+
+    labels = fib25()
+    for z in zs:
+        got = np.asarray(result["slices"][str(z)], dtype=np.int64).reshape(64, 64, 3)
+        want = np.array([[label_color(int(v)) for v in row] for row in labels[z]])
+        wrong = np.argwhere((got != want).any(axis=-1))
+        assert len(wrong) == 0, (
+            f"z={z}: {len(wrong)} voxels drawn in the wrong colour, first (y, x)={tuple(wrong[0])}: "
+            f"got {got[tuple(wrong[0])]}, label {labels[z][tuple(wrong[0])]} -> {want[tuple(wrong[0])]}"
+        )
