@@ -25,7 +25,7 @@
  * Decoder checklist (after tensorstore): the size is a multiple of 4; the
  * channel offsets and each channel's block headers fit; bits is valid; the
  * table offset and the whole values run lie inside the chunk; every index
- * read for a visible voxel addresses a table entry inside the chunk; a 0-bit
+ * of the block (padding included) addresses a table entry inside the chunk; a 0-bit
  * block has at least one entry. A table "has" every entry up to the end of
  * the chunk, as in Neuroglancer and tensorstore. All arithmetic on input
  * values is done in 64 bits or checked, so nothing wraps.
@@ -103,12 +103,10 @@ NGC_INLINE void store_label(uint8_t *p, const uint8_t *table, uint32_t index,
 }
 
 /* Decodes one block whose width `bits` (nonzero) and label width `vw` are
- * compile-time constants after inlining. When `checked`, indices are compared
- * with the number of table entries left in the chunk. */
-NGC_INLINE int decode_block(const uint32_t *values, const uint8_t *table,
-                            uint32_t entries, const geometry *g,
-                            const block_view *v, const uint32_t bits,
-                            const uint32_t vw, const int checked) {
+ * compile-time constants after inlining. Indices were validated already. */
+NGC_INLINE void decode_block(const uint32_t *values, const uint8_t *table,
+                             const geometry *g, const block_view *v,
+                             const uint32_t bits, const uint32_t vw) {
   const uint32_t per_word = 32 / bits;
   const uint32_t mask = bits == 32 ? 0xFFFFFFFFu : (1u << bits) - 1;
   const size_t label_bytes = 4 * vw;
@@ -119,12 +117,10 @@ NGC_INLINE int decode_block(const uint32_t *values, const uint8_t *table,
       for (uint32_t x = 0; x < v->vis[0]; x++, pos++) {
         uint32_t index =
             (ngc_load32(&values[pos / per_word]) >> ((pos % per_word) * bits)) & mask;
-        if (checked && index >= entries) return NGC_ERR_BAD_TABLE_INDEX;
         store_label(out + x * label_bytes, table, index, vw);
       }
     }
   }
-  return NGC_OK;
 }
 
 NGC_INLINE void fill_block(const uint8_t *table, const block_view *v,
@@ -138,32 +134,37 @@ NGC_INLINE void fill_block(const uint8_t *table, const block_view *v,
     }
 }
 
-/* Instantiates decode_block for each (bits, checked) pair of one width. */
-#define DISPATCH_BITS(vw)                                                     \
-  switch (bits) {                                                             \
-    case 1: return checked ? decode_block(vals, table, entries, g, v, 1, vw, 1) \
-                           : decode_block(vals, table, entries, g, v, 1, vw, 0); \
-    case 2: return checked ? decode_block(vals, table, entries, g, v, 2, vw, 1) \
-                           : decode_block(vals, table, entries, g, v, 2, vw, 0); \
-    case 4: return checked ? decode_block(vals, table, entries, g, v, 4, vw, 1) \
-                           : decode_block(vals, table, entries, g, v, 4, vw, 0); \
-    case 8: return checked ? decode_block(vals, table, entries, g, v, 8, vw, 1) \
-                           : decode_block(vals, table, entries, g, v, 8, vw, 0); \
-    case 16: return checked ? decode_block(vals, table, entries, g, v, 16, vw, 1) \
-                            : decode_block(vals, table, entries, g, v, 16, vw, 0); \
-    default: return checked ? decode_block(vals, table, entries, g, v, 32, vw, 1) \
-                            : decode_block(vals, table, entries, g, v, 32, vw, 0); \
+/* Largest index among the block's `count` values, padding voxels included:
+ * every index must address the table, as neuroglancer-scripts requires. */
+static uint32_t max_index(const uint32_t *values, uint32_t count, uint32_t bits) {
+  const uint32_t per_word = 32 / bits;
+  const uint32_t mask = bits == 32 ? 0xFFFFFFFFu : (1u << bits) - 1;
+  uint32_t max = 0;
+  for (uint32_t pos = 0; pos < count; pos++) {
+    uint32_t index = (ngc_load32(&values[pos / per_word]) >> ((pos % per_word) * bits)) & mask;
+    if (index > max) max = index;
+  }
+  return max;
+}
+
+/* Instantiates decode_block for each bit width of one label width. */
+#define DISPATCH_BITS(vw)                                    \
+  switch (bits) {                                            \
+    case 1: decode_block(vals, table, g, v, 1, vw); break;   \
+    case 2: decode_block(vals, table, g, v, 2, vw); break;   \
+    case 4: decode_block(vals, table, g, v, 4, vw); break;   \
+    case 8: decode_block(vals, table, g, v, 8, vw); break;   \
+    case 16: decode_block(vals, table, g, v, 16, vw); break; \
+    default: decode_block(vals, table, g, v, 32, vw); break; \
   }
 
-static int decode_block_u32(const uint32_t *vals, const uint8_t *table,
-                            uint32_t entries, const geometry *g,
-                            const block_view *v, uint32_t bits, int checked) {
+static void decode_block_u32(const uint32_t *vals, const uint8_t *table,
+                             const geometry *g, const block_view *v, uint32_t bits) {
   DISPATCH_BITS(1)
 }
 
-static int decode_block_u64(const uint32_t *vals, const uint8_t *table,
-                            uint32_t entries, const geometry *g,
-                            const block_view *v, uint32_t bits, int checked) {
+static void decode_block_u64(const uint32_t *vals, const uint8_t *table,
+                             const geometry *g, const block_view *v, uint32_t bits) {
   DISPATCH_BITS(2)
 }
 
@@ -207,12 +208,13 @@ static int decode_channel(const uint32_t *w, uint32_t n, const geometry *g,
           else fill_block(table, &v, 2);
           continue;
         }
-        int checked = bits < 32 ? entries < (1u << bits) : 1;
         const uint32_t *vals = w + values_offset;
-        int status = g->value_words == 1
-                         ? decode_block_u32(vals, table, entries, g, &v, bits, checked)
-                         : decode_block_u64(vals, table, entries, g, &v, bits, checked);
-        if (status != NGC_OK) return status;
+        /* Only a table near the end of the chunk can be too short. */
+        if ((uint64_t)entries < ((uint64_t)1 << bits) &&
+            max_index(vals, g->block_volume, bits) >= entries)
+          return NGC_ERR_BAD_TABLE_INDEX;
+        if (g->value_words == 1) decode_block_u32(vals, table, g, &v, bits);
+        else decode_block_u64(vals, table, g, &v, bits);
       }
     }
   }

@@ -1,0 +1,85 @@
+"""The ``ngcodec`` command: ``demo`` (round trip on bundled data), ``web``
+(the browser demo on localhost)."""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__, compressed_segmentation
+from ._runtime import version as wasm_version
+
+DATA_DIR = Path(__file__).with_name("data")
+FIB25_CHUNK = DATA_DIR / "fib25_64x64x64_uint64.cseg8"
+FIB25_GEOMETRY = dict(chunk_size=(64, 64, 64), dtype="uint64", block_size=(8, 8, 8))
+
+
+def _best_seconds(fn, repeat):
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def demo(args):
+    """Decode the bundled FIB-25 chunk, re-encode it, check the round trip."""
+    buf = FIB25_CHUNK.read_bytes()
+    labels = compressed_segmentation.decode(buf, **FIB25_GEOMETRY)
+    encoded = compressed_segmentation.encode(labels, FIB25_GEOMETRY["block_size"])
+    again = compressed_segmentation.decode(encoded, **FIB25_GEOMETRY)
+    if not np.array_equal(again, labels):
+        print("round trip FAILED: re-encoded chunk decodes differently", file=sys.stderr)
+        return 1
+    decode_s = _best_seconds(lambda: compressed_segmentation.decode(buf, **FIB25_GEOMETRY),
+                             args.repeat)
+    encode_s = _best_seconds(lambda: compressed_segmentation.encode(
+        labels, FIB25_GEOMETRY["block_size"]), args.repeat)
+    mb = labels.nbytes / 1e6
+    print(f"ngcodec {__version__} (wasm module {'.'.join(map(str, wasm_version()))})")
+    print(f"chunk: FIB-25 64x64x64 uint64, 8x8x8 blocks, "
+          f"{len(np.unique(labels))} labels, {labels.nbytes:,} bytes decoded")
+    print(f"bundled encoding: {len(buf):,} bytes; ngcodec re-encoding: {len(encoded):,} bytes "
+          f"(compression ratio {labels.nbytes / len(encoded):.1f}x)")
+    print("round trip: OK (decode -> encode -> decode is identical)")
+    print(f"decode: {decode_s * 1e3:.3f} ms  ({mb / decode_s / 1e3:.2f} GB/s of decoded data)")
+    print(f"encode: {encode_s * 1e3:.3f} ms  ({mb / encode_s / 1e3:.2f} GB/s of decoded data)")
+    print(f"(best of {args.repeat} runs each, end to end from Python)")
+    return 0
+
+
+def web(args):
+    from . import webdemo
+
+    webdemo.serve(host=args.host, port=args.port, open_browser=args.open)
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="ngcodec", description="Neuroglancer precomputed chunk codecs in WebAssembly.")
+    parser.add_argument("--version", action="version", version=f"ngcodec {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="round-trip the bundled FIB-25 chunk and time it")
+    p.add_argument("--repeat", type=int, default=20, help="timing runs (best is kept)")
+    p.set_defaults(func=demo)
+
+    p = sub.add_parser("web", help="serve the browser demo on localhost")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--open", action="store_true", help="open it in a web browser")
+    p.set_defaults(func=web)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
