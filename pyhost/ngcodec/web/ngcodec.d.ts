@@ -25,6 +25,13 @@ export interface TypedArrayFor {
   float64: Float64Array;
 }
 
+/**
+ * Input bytes: an ArrayBuffer or any view of one (a typed array of any
+ * element type, a DataView). Spelled out rather than BufferSource so that
+ * typed arrays returned by these functions are accepted under TS 5.7+.
+ */
+export type Bytes = ArrayBuffer | ArrayBufferView;
+
 /** [x, y, z] */
 export type Vec3 = readonly [number, number, number];
 
@@ -34,13 +41,16 @@ export type Vec3 = readonly [number, number, number];
  * the module's bytes, or an already compiled module.
  */
 export type WasmSource =
-  | string | URL | Response | BufferSource | WebAssembly.Module;
+  | string | URL | Response | Bytes | WebAssembly.Module;
 
 /**
  * Loads, compiles and instantiates the module once (the codec functions call
  * it themselves). The default source is `new URL("../ngcodec.wasm",
  * import.meta.url)`, falling back to `./ngcodec.wasm` beside ngcodec.js.
- * Passing a source replaces any module loaded before.
+ * Passing a source replaces any module loaded before. A load that fails
+ * rejects with the loader's own error (a fetch or file system error,
+ * WebAssembly.CompileError, TypeError for an unusable source), not an
+ * NgcodecError, and the next call tries again.
  */
 export function init(source?: WasmSource): Promise<void>;
 
@@ -71,7 +81,7 @@ export class NgcodecError extends Error {
 
 /** Decodes a compressed_segmentation chunk. */
 export function decodeCompressedSegmentation<T extends SegmentationDataType>(
-  data: BufferSource,
+  data: Bytes,
   chunkSize: Vec3,
   blockSize: Vec3,
   dataType: T,
@@ -80,10 +90,10 @@ export function decodeCompressedSegmentation<T extends SegmentationDataType>(
 
 /**
  * Encodes a (C, Z, Y, X) label array (normally the TypedArray of `dataType`;
- * any BufferSource holding its little-endian bytes is accepted).
+ * any Bytes holding its little-endian values are accepted).
  */
 export function encodeCompressedSegmentation(
-  array: BufferSource,
+  array: Bytes,
   chunkSize: Vec3,
   blockSize: Vec3,
   dataType: SegmentationDataType,
@@ -92,7 +102,7 @@ export function encodeCompressedSegmentation(
 
 /** Decodes a raw chunk; its size must be exactly C*X*Y*Z values. */
 export function decodeRaw<T extends DataType>(
-  data: BufferSource,
+  data: Bytes,
   chunkSize: Vec3,
   dataType: T,
   numChannels?: number,
@@ -100,7 +110,7 @@ export function decodeRaw<T extends DataType>(
 
 /** Encodes a (C, Z, Y, X) array as a raw chunk. */
 export function encodeRaw(
-  array: BufferSource,
+  array: Bytes,
   chunkSize: Vec3,
   dataType: DataType,
   numChannels?: number,

@@ -151,7 +151,8 @@ async function fetchUrl(url) {
     let fileUrl = null;
     if (url instanceof URL) fileUrl = url.protocol === "file:" ? url : null;
     else if (url.startsWith("file:")) fileUrl = new URL(url);
-    else if (!/^[a-z][a-z0-9+.-]*:/i.test(url)) fileUrl = url; // a path
+    // A path: no URL scheme, or a Windows drive letter ("C:\\...").
+    else if (!/^[a-z][a-z0-9+.-]*:/i.test(url) || /^[a-z]:[\\/]/i.test(url)) fileUrl = url;
     if (fileUrl !== null) {
       const fs = await import(/* webpackIgnore: true */ "node:fs/promises");
       return new Uint8Array(await fs.readFile(fileUrl));
