@@ -57,7 +57,7 @@ def node_modules() -> Path:
     return JS_TESTS / "node_modules"
 
 
-def fib25() -> np.ndarray:
+def fib25_labels() -> np.ndarray:
     """The FIB-25 labels as a (z, y, x) uint64 array."""
     return np.fromfile(FIB25_RAW, "<u8").reshape(64, 64, 64)
 
@@ -113,7 +113,7 @@ def synthetic(shape_czyx, dtype, distinct, seed) -> np.ndarray:
 
 # name -> (array (C, Z, Y, X), block size (x, y, z))
 def fixture_cases():
-    fib = fib25()[None]
+    fib = fib25_labels()[None]
     return {
         "fib25_8x8x8_uint64": (fib, (8, 8, 8)),
         "fib25_16x8x4_uint64": (fib, (16, 8, 4)),
@@ -153,11 +153,14 @@ def fixture_dir(tmp_path_factory) -> tuple[Path, dict]:
 
 
 def test_node_suite_and_interop(node_modules, fixture_dir):
-    """node --test tests/js/ passes, and ngcodec.js's encodings of the fixture
+    """node --test tests/js/*.test.mjs passes, and ngcodec.js's encodings of the fixture
     arrays decode correctly with the compressed-segmentation package."""
     out, cases = fixture_dir
     env = {**os.environ, "NGCODEC_JS_FIXTURES": str(out)}
-    proc = run([require("node"), "--test", str(JS_TESTS)], cwd=REPO, env=env, timeout=900)
+    # Files, not the folder: Node 21+ reads --test arguments as globs.
+    files = sorted(str(p) for p in JS_TESTS.glob("*.test.mjs"))
+    assert files, f"no Node tests in {JS_TESTS}"
+    proc = run([require("node"), "--test", *files], cwd=REPO, env=env, timeout=900)
     assert "# fail 0" in proc.stdout and "# skipped 0" in proc.stdout, proc.stdout[-3000:]
     for name, (array, block) in cases.items():
         ours = (out / "ours" / f"{name}.cseg").read_bytes()
@@ -227,7 +230,7 @@ def test_demo_page_draws_fib25_slices(node_modules, demo_server, tmp_path):
     stats = result["stats"]
     assert "decode time" in stats and "compression ratio" in stats, stats
 
-    labels = fib25()
+    labels = fib25_labels()
     for z in zs:
         got = np.asarray(result["slices"][str(z)], dtype=np.int64).reshape(64, 64, 3)
         want = np.array([[label_color(int(v)) for v in row] for row in labels[z]])
