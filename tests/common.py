@@ -80,10 +80,18 @@ def voronoi(shape, n_seeds, dtype="uint64", seed=0, spacing=(1, 1, 1)):
 
 
 def noise(shape, k, dtype="uint64", seed=0):
-    """A (Z, Y, X) volume where each voxel is one of *k* random labels."""
+    """A (Z, Y, X) volume where each voxel is one of *k* random labels.
+
+    When *k* is far above the number of voxels, each voxel simply gets a
+    random label of the whole dtype range (nearly all distinct) instead of
+    drawing a palette of *k* labels first."""
     rng = np.random.default_rng(seed)
+    shape = tuple(shape)
+    dtype = np.dtype(dtype)
+    if k >= 4 * int(np.prod(shape)):
+        return rng.integers(0, 1 << (8 * dtype.itemsize), size=shape, dtype=dtype)
     palette = random_labels(rng, k, dtype)
-    return palette[rng.integers(0, k, size=tuple(shape))]
+    return palette[rng.integers(0, k, size=shape)]
 
 
 def min_bits(count):
