@@ -401,3 +401,24 @@ def test_threads_decode_independently(fib25):
 
     with ThreadPoolExecutor(4) as pool:
         assert all(pool.map(work, range(24)))
+
+
+def test_offsets_at_the_24_bit_limit():
+    """Offsets are 24-bit: with 1x1x1 blocks of one label, the single shared
+    table follows 2 header words per block. 2**23 - 1 blocks put it at word
+    2**24 - 2 (fits); 2**23 blocks would put it at 2**24, which the encoder
+    must refuse rather than write a truncated header."""
+    a = np.full((1, 47, 178481), 9, np.uint32)  # 47 * 178481 = 2**23 - 1 voxels
+    buf = cseg.encode(a, (1, 1, 1))
+    head = np.frombuffer(buf, "<u4", count=3)
+    assert head[0] == 1
+    assert head[1] == (1 << 24) - 2          # table offset, 0 bits
+    assert len(buf) == 4 * (1 + 2 * ((1 << 23) - 1) + 1)
+    assert np.frombuffer(buf, "<u4", count=1, offset=len(buf) - 4)[0] == 9
+    out = cseg.decode(buf, (178481, 47, 1), "uint32", (1, 1, 1))
+    assert (out == 9).all()
+    del out, buf
+    too_big = np.full((1, 128, 1 << 16), 9, np.uint32)  # 2**23 voxels
+    with pytest.raises(ngcodec.InvalidParameterError) as info:
+        cseg.encode(too_big, (1, 1, 1))
+    assert info.value.status_name == "NGC_ERR_OFFSET_OVERFLOW"
