@@ -286,3 +286,95 @@ def check_encoder_structure(buf, array, block_size):
 def pack_words(*words):
     """Little-endian uint32 words as bytes."""
     return struct.pack(f"<{len(words)}I", *words)
+
+
+# --------------------------------------------------------------------------
+# A writer of the format, from the spec (for layouts ngcodec does not write)
+# --------------------------------------------------------------------------
+
+def _pack(index, bits):
+    """Packs uint32 indices *bits* wide from the LSB of each word."""
+    per_word = 32 // bits
+    padded = np.zeros(ceil_div(index.size, per_word) * per_word, dtype=np.uint64)
+    padded[:index.size] = index
+    padded = padded.reshape(-1, per_word)
+    shifts = np.arange(per_word, dtype=np.uint64) * np.uint64(bits)
+    return (padded << shifts).sum(axis=1, dtype=np.uint64).astype("<u4")
+
+
+def reference_encode(array, block_size, tables="last", padding="zero", width=None,
+                     share=True, seed=0):
+    """Encodes a (C, Z, Y, X) uint32/uint64 array, as the spec allows:
+
+    - tables="last": all values first, then the tables (tensorstore's
+      layout), so the last table ends the chunk; "first": each table just
+      before its block's values.
+    - padding="zero" | "random": indices of padding voxels (random ones stay
+      inside the block's table).
+    - width: a fixed number of bits >= what each block needs (None: the
+      smallest valid width).
+    - share: store identical tables of a channel once.
+    """
+    a = np.asarray(array)
+    C, Z, Y, X = a.shape
+    dtype = a.dtype.newbyteorder("<")
+    rng = np.random.default_rng(seed)
+    bx, by, bz = block_size
+    chunks = []
+    for c in range(C):
+        blocks = list(_blocks((X, Y, Z), block_size))
+        headers = np.zeros((len(blocks), 2), dtype=np.uint64)
+        values, table_list, table_of = [], [], {}
+        for b, (x0, y0, z0), (vx, vy, vz) in blocks:
+            labels, inverse = np.unique(a[c, z0:z0 + vz, y0:y0 + vy, x0:x0 + vx],
+                                        return_inverse=True)
+            bits = min_bits(labels.size) if width is None else width
+            assert (1 << bits) >= labels.size
+            if padding == "random":
+                index = rng.integers(0, labels.size, size=(bz, by, bx)).astype(np.uint32)
+            else:
+                index = np.zeros((bz, by, bx), np.uint32)
+            index[:vz, :vy, :vx] = inverse.reshape(vz, vy, vx)
+            packed = _pack(index.reshape(-1), bits) if bits else np.zeros(0, "<u4")
+            key = labels.astype(dtype).tobytes()
+            if not share or key not in table_of:
+                table_of[key] = len(table_list)
+                table_list.append(np.frombuffer(key, "<u4"))
+            values.append(packed)
+            headers[b] = (table_of[key], bits)
+        nb = len(blocks)
+        pos = 2 * nb
+        table_pos, value_pos, body = {}, [], []
+        if tables == "first":
+            # Each new table right before the values of the block that
+            # introduces it.
+            seen = set()
+            for b in range(nb):
+                t = int(headers[b, 0])
+                if t not in seen:
+                    seen.add(t)
+                    table_pos[t] = pos
+                    body.append(table_list[t])
+                    pos += table_list[t].size
+                value_pos.append(pos)
+                body.append(values[b])
+                pos += values[b].size
+        else:
+            for b in range(nb):
+                value_pos.append(pos)
+                body.append(values[b])
+                pos += values[b].size
+            for t, table in enumerate(table_list):
+                table_pos[t] = pos
+                body.append(table)
+                pos += table.size
+        head = np.zeros(2 * nb, "<u4")
+        for b in range(nb):
+            head[2 * b] = table_pos[int(headers[b, 0])] | int(headers[b, 1]) << 24
+            head[2 * b + 1] = value_pos[b]
+        chunks.append(np.concatenate([head] + body).astype("<u4"))
+    offsets, pos = [], C
+    for ch in chunks:
+        offsets.append(pos)
+        pos += ch.size
+    return np.concatenate([np.array(offsets, "<u4")] + chunks).astype("<u4").tobytes()

@@ -266,3 +266,69 @@ def test_encoder_chooses_smallest_width_for_each_label_count():
     a = np.arange(257, dtype=np.uint32).reshape(1, 1, 1, 257)
     buf = cseg.encode(a, (257, 1, 1))
     assert common.block_headers(buf, (257, 1, 1), (257, 1, 1))[0][1][0, 1] == 16
+
+
+# --------------------------------------------------------------------------
+# Layouts ngcodec's encoder does not write, from the spec writer
+# --------------------------------------------------------------------------
+
+LAYOUT_BLOCKS = [(1, 1, 1), (2, 2, 2), (3, 1, 2), (4, 2, 1), (8, 8, 8), (16, 4, 2),
+                 (32, 2, 1), (5, 3, 3)]
+
+
+@pytest.mark.parametrize("padding", ["zero", "random"])
+@pytest.mark.parametrize("tables", ["first", "last"])
+@pytest.mark.parametrize("block_size", LAYOUT_BLOCKS, ids=lambda b: "b%dx%dx%d" % b)
+@pytest.mark.parametrize("width", [None, 1, 2, 4, 8, 16, 32])
+def test_decode_spec_written_layouts(width, block_size, tables, padding):
+    """Chunks written by tests/common.py's spec writer with tables first or
+    last (so the last table ends the chunk), padding indices zero or random
+    (inside the table), and every block at one fixed width (None: the
+    smallest). Chunk sizes leave partial edge blocks in every direction."""
+    labels = 2 if width in (None, 1) else min(1 << width, 300)
+    chunk_size = tuple(2 * b - 1 if b > 1 else 3 for b in block_size)
+    X, Y, Z = chunk_size
+    base = common.noise((Z, Y, X), labels, "uint32", seed=7)[np.newaxis]
+    for dtype in ("uint32", "uint64"):
+        a = base.astype(dtype)
+        buf = common.reference_encode(a, block_size, tables=tables, padding=padding,
+                                      width=width, seed=3)
+        out = cseg.decode(buf, chunk_size, dtype, block_size)
+        assert np.array_equal(out, a)
+
+
+@pytest.mark.parametrize("block_size", [(32, 32, 32), (64, 64, 8), (33, 32, 32), (64, 64, 64)],
+                         ids=lambda b: "b%dx%dx%d" % b)
+@pytest.mark.parametrize("width", [1, 8, 32])
+def test_decode_large_blocks(width, block_size):
+    """Blocks of 2**15 voxels and more, whole and partial."""
+    X, Y, Z = block_size
+    a = common.noise((Z + 3, Y, X - 5), 2 if width == 1 else 200, "uint64", seed=width)
+    a = a[np.newaxis]
+    buf = common.reference_encode(a, block_size, tables="last", padding="random",
+                                  width=width, seed=1)
+    out = cseg.decode(buf, (X - 5, Y, Z + 3), "uint64", block_size)
+    assert np.array_equal(out, a)
+
+
+@pytest.mark.parametrize("tables", ["first", "last"])
+@pytest.mark.parametrize("share", [True, False])
+def test_spec_writer_agrees_with_compressed_segmentation(tables, share):
+    """The spec writer is itself checked against an independent decoder."""
+    import compressed_segmentation
+
+    a = common.voronoi((13, 17, 19), 40, "uint64", seed=4)
+    buf = common.reference_encode(a[np.newaxis], (4, 4, 4), tables=tables,
+                                  padding="random", share=share)
+    out = compressed_segmentation.decompress(buf, (19, 17, 13), np.uint64, (4, 4, 4),
+                                             order="F")
+    assert np.array_equal(np.asarray(out).T, a)
+    assert np.array_equal(cseg.decode(buf, (19, 17, 13), "uint64", (4, 4, 4))[0], a)
+
+
+def test_decode_multichannel_spec_layouts():
+    a = np.stack([common.noise((5, 6, 7), k, "uint32", seed=k) for k in (1, 2, 5, 300)])
+    for tables in ("first", "last"):
+        buf = common.reference_encode(a, (4, 4, 4), tables=tables, padding="random",
+                                      share=False)
+        assert np.array_equal(cseg.decode(buf, (7, 6, 5), "uint32", (4, 4, 4), 4), a)
