@@ -18,7 +18,7 @@ cd "$here/wasm_src"
 # the module, so the bytes do not depend on where the checkout lives.
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-emcc -O3 -DNDEBUG -flto -msimd128 \
+emcc -O3 -DNDEBUG -flto -msimd128 -mbulk-memory \
   --no-entry -sSTANDALONE_WASM \
   -sFILESYSTEM=0 -sMALLOC=emmalloc \
   -sALLOW_MEMORY_GROWTH=1 -sINITIAL_MEMORY=1MB -sMAXIMUM_MEMORY=4GB \

