@@ -2,10 +2,12 @@
 
 - :mod:`ngcodec.chunk_encoding`: drop-in for ``neuroglancer_scripts.chunk_encoding``
 - :mod:`ngcodec.compressed_segmentation`, :mod:`ngcodec.raw`: direct API
+- :class:`ngcodec.Limits`: memory and time bounds for untrusted chunks
 """
 
 from . import chunk_encoding, compressed_segmentation, raw
 from ._runtime import version as wasm_version
+from .limits import Limits, get_default_limits, set_default_limits
 from .errors import (
     IncompatibleEncoderError,
     InvalidFormatError,
@@ -22,6 +24,9 @@ __all__ = [
     "compressed_segmentation",
     "raw",
     "wasm_version",
+    "Limits",
+    "set_default_limits",
+    "get_default_limits",
     "NgcodecError",
     "InvalidFormatError",
     "InvalidInfoError",

@@ -14,10 +14,12 @@ and the instance it happened in is dropped, so the next call starts clean.
 import ctypes
 import hashlib
 import importlib.metadata
+import math
 import os
 import struct
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -288,55 +290,115 @@ class Instance:
 
 
 class _ThreadInstances(threading.local):
+    """This thread's instances: one for unlimited calls, one for calls with
+    limits (recreated when the limits' memory cap or engine changes)."""
+
     def __init__(self):
         self.fast = None
+        self.sandbox = None
 
 
 _local = _ThreadInstances()
 
+EPOCH_TICK_SECONDS = 0.01
+_ticker = None
+
+
+def _start_ticker(engine):
+    """Advances *engine*'s epoch every tick, for the life of the process (a
+    daemon thread; 100 wake-ups a second cost nothing measurable)."""
+    global _ticker
+    with _lock:
+        if _ticker is None:
+            def tick():
+                while True:
+                    time.sleep(EPOCH_TICK_SECONDS)
+                    engine.increment_epoch()
+
+            _ticker = threading.Thread(target=tick, name="ngcodec-epoch", daemon=True)
+            _ticker.start()
+
+
+def _sandbox_instance(limits):
+    config_name = "fast" if limits.seconds is None else "epoch"
+    inst = _local.sandbox
+    if inst is None or inst.config_name != config_name or inst.memory_limit != limits.memory_bytes:
+        _local.sandbox = None
+        inst = _local.sandbox = Instance(config_name, limits.memory_bytes)
+    if config_name == "epoch":
+        _start_ticker(compiled("epoch")[0])
+        inst.store.set_epoch_deadline(max(1, math.ceil(limits.seconds / EPOCH_TICK_SECONDS)) + 1)
+    return inst
+
 
 class session:
-    """``with session() as inst:`` gives this thread's instance and turns
-    whatever goes wrong inside the module into the package's exceptions.
+    """``with session(what, decoding, limits) as inst:`` gives this thread's
+    instance for *limits* (a resolved Limits or None) and turns whatever goes
+    wrong inside the module into the package's exceptions.
 
     *decoding* says whether a trap should be blamed on the input data
     (``InvalidFormatError``) rather than reported as an internal error.
     """
 
-    def __init__(self, what, decoding):
+    __slots__ = ("what", "decoding", "limits", "instance")
+
+    def __init__(self, what, decoding, limits=None):
         self.what = what
         self.decoding = decoding
+        self.limits = limits
         self.instance = None
 
     def __enter__(self):
-        inst = _local.fast
-        if inst is None:
-            try:
-                inst = _local.fast = Instance()
-            except wasmtime.WasmtimeError as exc:
-                raise NgcodecError(f"cannot instantiate ngcodec.wasm: {exc}") from exc
+        try:
+            if self.limits is None:
+                inst = _local.fast
+                if inst is None:
+                    inst = _local.fast = Instance()
+            else:
+                inst = _sandbox_instance(self.limits)
+        except wasmtime.WasmtimeError as exc:
+            raise NgcodecError(f"cannot instantiate ngcodec.wasm: {exc}") from exc
         self.instance = inst
         return inst
+
+    def _drop(self):
+        if self.limits is None:
+            _local.fast = None
+        else:
+            _local.sandbox = None
 
     def __exit__(self, exc_type, exc, tb):
         inst = self.instance
         if exc_type is None:
             if inst.oversized:
-                _local.fast = None
+                self._drop()
             return False
         if isinstance(exc, NgcodecError) and not isinstance(exc, ResourceLimitError):
             return False  # a status from the module: the instance is sound
-        _local.fast = None  # trapped or exhausted: never reuse it
+        self._drop()  # trapped or exhausted: never reuse it
+        if isinstance(exc, ResourceLimitError):
+            return False
         if isinstance(exc, wasmtime.Trap):
             code = exc.trap_code
             if code in (wasmtime.TrapCode.OUT_OF_FUEL, wasmtime.TrapCode.INTERRUPT):
-                raise ResourceLimitError(f"{self.what}: time limit exceeded ({code.name})") from exc
+                raise ResourceLimitError(
+                    f"{self.what}: time limit of {self.limits.seconds} s exceeded "
+                    f"[{code.name}]" if self.limits else f"{self.what}: interrupted") from exc
             cls = InvalidFormatError if self.decoding else NgcodecError
             raise cls(f"{self.what}: the module trapped "
                       f"({code.name if code else 'unknown'}): {exc.message}") from exc
         if isinstance(exc, wasmtime.WasmtimeError):
             raise NgcodecError(f"{self.what}: wasmtime error: {exc}") from exc
         return False
+
+
+def check_memory(limits, nbytes, what):
+    """Refuses, before anything is allocated, a call whose buffers alone
+    (*nbytes*: declared output plus input) exceed the memory limit."""
+    if limits is not None and limits.memory_bytes is not None and nbytes > limits.memory_bytes:
+        raise ResourceLimitError(
+            f"{what}: needs {nbytes:,} bytes for its buffers, over the memory limit of "
+            f"{limits.memory_bytes:,} bytes")
 
 
 def check(inst, status, what, where=""):

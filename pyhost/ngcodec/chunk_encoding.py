@@ -12,6 +12,8 @@ import numpy as np
 
 from . import _geometry as geo
 from . import _jpeg
+from ._runtime import check_memory
+from .limits import resolve
 from . import compressed_segmentation as _cseg
 from . import raw as _raw
 from .errors import (
@@ -44,7 +46,8 @@ def get_encoder(info, scale_info, encoder_options={}):
     :param dict scale_info: an element of ``info["scales"]`` (``encoding``
         and its parameters)
     :param dict encoder_options: extrinsic options (``jpeg_quality``,
-        ``jpeg_plane``; others are ignored)
+        ``jpeg_plane``; ``limits``, an :class:`ngcodec.Limits` for every
+        call of the encoder; others are ignored)
     :raises InvalidInfoError: if the info dicts are invalid
     """
     try:
@@ -59,9 +62,10 @@ def get_encoder(info, scale_info, encoder_options={}):
     if data_type not in NEUROGLANCER_DATA_TYPES:
         raise InvalidInfoError(
             f"Invalid data_type {data_type} (should be one of {NEUROGLANCER_DATA_TYPES})")
+    limits = encoder_options.get("limits")
     try:
         if encoding == "raw":
-            return RawChunkEncoder(data_type, num_channels)
+            return RawChunkEncoder(data_type, num_channels, limits=limits)
         if encoding == "compressed_segmentation":
             try:
                 block_size = scale_info["compressed_segmentation_block_size"]
@@ -69,11 +73,13 @@ def get_encoder(info, scale_info, encoder_options={}):
                 raise InvalidInfoError(
                     'Encoding is set to "compressed_segmentation" but '
                     '"compressed_segmentation_block_size" is missing') from None
-            return CompressedSegmentationEncoder(data_type, num_channels, block_size)
+            return CompressedSegmentationEncoder(data_type, num_channels, block_size,
+                                                 limits=limits)
         if encoding == "jpeg":
             return JpegChunkEncoder(data_type, num_channels,
                                     jpeg_quality=encoder_options.get("jpeg_quality", 95),
-                                    jpeg_plane=encoder_options.get("jpeg_plane", "xy"))
+                                    jpeg_plane=encoder_options.get("jpeg_plane", "xy"),
+                                    limits=limits)
         raise InvalidInfoError(f"Invalid encoding {encoding}")
     except IncompatibleEncoderError as exc:
         raise InvalidInfoError(str(exc)) from exc
@@ -107,6 +113,8 @@ class ChunkEncoder:
 
     :param str data_type: data type supported by Neuroglancer
     :param int num_channels: number of image channels
+    :param limits: an :class:`ngcodec.Limits` for every call (keyword only;
+        None: the process default, see :func:`ngcodec.set_default_limits`)
     """
 
     lossy = False
@@ -115,9 +123,11 @@ class ChunkEncoder:
     mime_type = "application/octet-stream"
     """MIME type of the encoded chunk."""
 
-    def __init__(self, data_type, num_channels):
+    def __init__(self, data_type, num_channels, *, limits=None):
         self.num_channels = num_channels
         self.dtype = np.dtype(data_type).newbyteorder("<")
+        resolve(limits)  # refuse a bad value now, not at the first call
+        self.limits = limits
 
     def encode(self, chunk):
         """Encode a (C, Z, Y, X) array into bytes."""
@@ -146,11 +156,12 @@ class RawChunkEncoder(ChunkEncoder):
     lossy = False
 
     def encode(self, chunk):
-        return _raw.encode(self._cast(chunk))
+        return _raw.encode(self._cast(chunk), limits=self.limits)
 
     def decode(self, buf, chunk_size):
         try:
-            return _raw.decode(buf, chunk_size, self.dtype, self.num_channels)
+            return _raw.decode(buf, chunk_size, self.dtype, self.num_channels,
+                               limits=self.limits)
         except InvalidParameterError as exc:
             raise InvalidFormatError(f"Cannot decode raw-encoded chunk: {exc}") from exc
 
@@ -165,12 +176,12 @@ class CompressedSegmentationEncoder(ChunkEncoder):
 
     lossy = False
 
-    def __init__(self, data_type, num_channels, block_size):
+    def __init__(self, data_type, num_channels, block_size, *, limits=None):
         if data_type not in ("uint32", "uint64"):
             raise IncompatibleEncoderError(
                 "The compressed_segmentation encoding can only handle uint32 or uint64 "
                 "data_type")
-        super().__init__(data_type, num_channels)
+        super().__init__(data_type, num_channels, limits=limits)
         try:
             geo.xyz(block_size, "compressed_segmentation_block_size", 1)
         except InvalidParameterError as exc:
@@ -179,10 +190,12 @@ class CompressedSegmentationEncoder(ChunkEncoder):
 
     def encode(self, chunk):
         """Returns a ``bytearray`` (as upstream)."""
-        return _cseg.encode(self._cast(chunk), self.block_size, mutable=True)
+        return _cseg.encode(self._cast(chunk), self.block_size, mutable=True,
+                            limits=self.limits)
 
     def decode(self, buf, chunk_size):
-        return _cseg.decode(buf, chunk_size, self.dtype, self.block_size, self.num_channels)
+        return _cseg.decode(buf, chunk_size, self.dtype, self.block_size, self.num_channels,
+                            limits=self.limits)
 
     def __repr__(self):
         return (f"{type(self).__name__}({self.dtype.name!r}, {self.num_channels}, "
@@ -200,11 +213,12 @@ class JpegChunkEncoder(ChunkEncoder):
     lossy = True
     mime_type = "image/jpeg"
 
-    def __init__(self, data_type, num_channels, jpeg_quality=95, jpeg_plane="xy"):
+    def __init__(self, data_type, num_channels, jpeg_quality=95, jpeg_plane="xy", *,
+                 limits=None):
         if data_type != "uint8" or num_channels not in (1, 3):
             raise IncompatibleEncoderError(
                 "The JPEG encoding can only handle uint8 data_type with 1 or 3 channels")
-        super().__init__(data_type, num_channels)
+        super().__init__(data_type, num_channels, limits=limits)
         assert 1 <= jpeg_quality <= 100
         assert jpeg_plane in ("xy", "xz")
         self.jpeg_quality = jpeg_quality
@@ -217,4 +231,7 @@ class JpegChunkEncoder(ChunkEncoder):
         return _jpeg.encode_chunk(chunk, self.jpeg_quality, self.jpeg_plane)
 
     def decode(self, buf, chunk_size):
+        # Pillow decodes on the host: limits bound the declared size only.
+        x, y, z = chunk_size
+        check_memory(resolve(self.limits), self.num_channels * x * y * z, "JPEG decode")
         return _jpeg.decode_chunk(buf, chunk_size, self.num_channels)

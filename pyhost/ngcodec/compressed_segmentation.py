@@ -10,7 +10,8 @@ Sizes are (x, y, z); arrays are (C, Z, Y, X); uint32 and uint64 labels.
 import numpy as np
 
 from . import _geometry as geo
-from ._runtime import check, session
+from ._runtime import check, check_memory, session
+from .limits import resolve
 from .errors import InvalidParameterError
 
 __all__ = ["encode", "decode", "DTYPES"]
@@ -18,10 +19,11 @@ __all__ = ["encode", "decode", "DTYPES"]
 DTYPES = ("uint32", "uint64")
 
 
-def encode(array, block_size, *, mutable=False):
+def encode(array, block_size, *, mutable=False, limits=None):
     """Encodes a (C, Z, Y, X) or (Z, Y, X) uint32/uint64 array.
 
-    Returns ``bytes`` (``bytearray`` when *mutable*).
+    Returns ``bytes`` (``bytearray`` when *mutable*). *limits*: see
+    :class:`ngcodec.Limits`.
     """
     block_size = geo.xyz(block_size, "block_size", 1)
     a = np.asarray(array)
@@ -34,7 +36,9 @@ def encode(array, block_size, *, mutable=False):
     a = np.ascontiguousarray(a, dtype=dtype)
     c, z, y, x = a.shape
     what = "compressed_segmentation encode"
-    with session(what, decoding=False) as inst:
+    limits = resolve(limits)
+    check_memory(limits, a.nbytes, what)
+    with session(what, decoding=False, limits=limits) as inst:
         inst.set_chunk((x, y, z), c, dtype.itemsize, block_size)
         check(inst, inst.call("ngc_cseg_encode_bound", inst.chunk_ptr, inst.ret_ptr), what)
         bound = inst.read_u32(inst.ret_ptr)
@@ -62,9 +66,10 @@ def _where(inst, status, chunk_size, block_size, nwords, num_channels):
     return ""
 
 
-def decode(buf, chunk_size, dtype, block_size, num_channels=1, out=None):
+def decode(buf, chunk_size, dtype, block_size, num_channels=1, out=None, *, limits=None):
     """Decodes a chunk into a new (or the given *out*) (C, Z, Y, X) array of
-    the little-endian *dtype*. Raises InvalidFormatError for bad data."""
+    the little-endian *dtype*. Raises InvalidFormatError for bad data and
+    ResourceLimitError past *limits* (see :class:`ngcodec.Limits`)."""
     what = "compressed_segmentation decode"
     chunk_size = geo.xyz(chunk_size, "chunk_size", 0)
     block_size = geo.xyz(block_size, "block_size", 1)
@@ -74,9 +79,11 @@ def decode(buf, chunk_size, dtype, block_size, num_channels=1, out=None):
     src_size = len(src_bytes) if type(src_bytes) is bytes else src_bytes.size
     x, y, z = chunk_size
     nbytes = geo.decoded_nbytes(num_channels, chunk_size, dtype.itemsize, what)
+    limits = resolve(limits)
+    check_memory(limits, nbytes + src_size, what)  # bombs stop here
     out = geo.output_array(out, (num_channels, z, y, x), dtype, what)
     # One call: the module re-derives and checks the size from the geometry.
-    with session(what, decoding=True) as inst:
+    with session(what, decoding=True, limits=limits) as inst:
         inst.set_chunk(chunk_size, num_channels, dtype.itemsize, block_size)
         src = inst.buffer(0, src_size)
         dst = inst.buffer(1, nbytes)

@@ -10,7 +10,8 @@ import functools
 import numpy as np
 
 from . import _geometry as geo
-from ._runtime import check, session
+from ._runtime import check, check_memory, session
+from .limits import resolve
 from .errors import InvalidParameterError, error_for_status
 
 __all__ = ["encode", "decode", "DTYPES"]
@@ -28,9 +29,9 @@ def decoded_size(chunk_size, num_channels, itemsize):
         return inst.read_u32(inst.ret_ptr)
 
 
-def encode(array):
+def encode(array, *, limits=None):
     """Encodes a (C, Z, Y, X) or (Z, Y, X) array of a precomputed data type
-    as bytes (little-endian, x fastest)."""
+    as bytes (little-endian, x fastest). *limits* caps the output size."""
     a = np.asarray(array)
     if a.ndim == 3:
         a = a[np.newaxis]
@@ -38,12 +39,13 @@ def encode(array):
         raise InvalidParameterError(f"raw encode: expected a 3-D or 4-D array, got {a.ndim}-D")
     dtype = geo.little_endian(a.dtype, DTYPES, "raw encode")
     c, z, y, x = a.shape
-    decoded_size((x, y, z), c, dtype.itemsize)
+    check_memory(resolve(limits), decoded_size((x, y, z), c, dtype.itemsize), "raw encode")
     return a.astype(dtype, copy=False).tobytes()
 
 
-def decode(buf, chunk_size, dtype, num_channels=1, out=None):
-    """Decodes a raw chunk into a new (or the given *out*) (C, Z, Y, X) array."""
+def decode(buf, chunk_size, dtype, num_channels=1, out=None, *, limits=None):
+    """Decodes a raw chunk into a new (or the given *out*) (C, Z, Y, X) array.
+    *limits* caps the declared size (see :class:`ngcodec.Limits`)."""
     what = "raw decode"
     chunk_size = geo.xyz(chunk_size, "chunk_size", 0)
     num_channels = geo.channels(num_channels)
@@ -51,6 +53,7 @@ def decode(buf, chunk_size, dtype, num_channels=1, out=None):
     data = geo.as_bytes(buf, what)
     size = len(data) if type(data) is bytes else data.size
     expected = decoded_size(chunk_size, num_channels, dtype.itemsize)
+    check_memory(resolve(limits), expected, what)
     if size != expected:
         raise error_for_status(-3, what, f" ({size} bytes, expected {expected} for "
                                f"{num_channels} channel(s) of {chunk_size} {dtype.name})")
