@@ -364,6 +364,8 @@ typedef struct encoder {
   label_slot *labels;
   uint32_t labels_mask;
   uint64_t *distinct; /* distinct labels of the current block, then sorted */
+  uint32_t *first_seen; /* per visible voxel: first-seen index of its label */
+  uint32_t *rank;       /* first-seen index -> position in the sorted table */
   table_slot *tables;
   uint32_t tables_mask;
   uint32_t label_stamp; /* current block: slots with another stamp are empty */
@@ -471,41 +473,68 @@ static int put_table(encoder *e, uint32_t channel_start, uint32_t count,
   }
 }
 
+/* Packs a full block's indices (rank[first_seen[pos]]) word by word, with
+ * `bits` constant after inlining: no read-modify-write of the output. */
+NGC_INLINE void pack_full(uint32_t *values, const uint32_t *first_seen, const uint32_t *rank,
+                          uint32_t volume, const uint32_t bits) {
+  const uint32_t per_word = 32 / bits;
+  const uint32_t full_words = volume / per_word;
+  for (uint32_t w = 0; w < full_words; w++) {
+    const uint32_t *in = first_seen + w * per_word;
+    uint32_t word = 0;
+    for (uint32_t k = 0; k < per_word; k++) word |= rank[in[k]] << (k * bits);
+    ngc_store32(&values[w], word);
+  }
+  if (full_words * per_word < volume) {
+    uint32_t word = 0;
+    for (uint32_t k = 0; full_words * per_word + k < volume; k++)
+      word |= rank[first_seen[full_words * per_word + k]] << (k * bits);
+    ngc_store32(&values[full_words], word);
+  }
+}
+
 /* Encodes one block whose visible voxels start at `in`. */
 static int encode_block(encoder *e, const uint8_t *in, const uint32_t vis[3],
                         size_t row_stride, size_t plane_stride,
                         uint32_t channel_start, uint32_t *header) {
   const geometry *g = &e->g;
   const uint32_t vw = e->vw, label_bytes = 4 * vw;
+  const uint32_t nx = vis[0], ny = vis[1], nz = vis[2];
   e->label_stamp++; /* empties the label set (stamp 0 is never current) */
 
-  /* 1. Distinct labels; runs of equal voxels skip the hash set. */
-  uint32_t count = 0;
+  /* 1. One pass: distinct labels in first-seen order, and each visible
+   *    voxel's first-seen index. Runs of equal voxels skip the hash set. */
+  uint32_t count = 0, n = 0, prev_index = 0;
+  uint32_t *const first_seen = e->first_seen;
   uint64_t prev = ~load_label(in, vw);
-  for (uint32_t z = 0; z < vis[2]; z++)
-    for (uint32_t y = 0; y < vis[1]; y++) {
+  for (uint32_t z = 0; z < nz; z++)
+    for (uint32_t y = 0; y < ny; y++) {
       const uint8_t *row = in + z * plane_stride + y * row_stride;
-      for (uint32_t x = 0; x < vis[0]; x++) {
+      for (uint32_t x = 0; x < nx; x++) {
         uint64_t label = load_label(row + x * label_bytes, vw);
-        if (label == prev) continue;
-        prev = label;
-        label_slot *s = find_label(e, label);
-        if (s->stamp != e->label_stamp) {
-          s->stamp = e->label_stamp;
-          s->label = label;
-          e->distinct[count++] = label;
+        if (label != prev) {
+          prev = label;
+          label_slot *s = find_label(e, label);
+          if (s->stamp != e->label_stamp) {
+            s->stamp = e->label_stamp;
+            s->label = label;
+            s->index = count;
+            e->distinct[count++] = label;
+          }
+          prev_index = s->index;
         }
+        first_seen[n++] = prev_index;
       }
     }
 
-  /* 2. Sorted table, indices into it. */
+  /* 2. The sorted table; rank maps first-seen order to table order. */
   sort_labels(e->distinct, count);
-  for (uint32_t i = 0; i < count; i++) find_label(e, e->distinct[i])->index = i;
+  for (uint32_t i = 0; i < count; i++) e->rank[find_label(e, e->distinct[i])->index] = i;
   uint32_t table_offset;
   int status = put_table(e, channel_start, count, &table_offset);
   if (status != NGC_OK) return status;
 
-  /* 3. Packed indices over the full block; padding keeps index 0. */
+  /* 3. Packed indices over the full block; padding gets index 0. */
   const uint32_t bits = bits_for(count);
   const uint64_t words = values_words(bits, g->block_volume);
   if (words > e->capacity - e->pos) return NGC_ERR_DST_TOO_SMALL;
@@ -513,24 +542,26 @@ static int encode_block(encoder *e, const uint8_t *in, const uint32_t vis[3],
   if (table_offset > MAX_OFFSET || values_offset > MAX_OFFSET)
     return NGC_ERR_OFFSET_OVERFLOW;
   uint32_t *values = e->dst + e->pos;
-  memset(values, 0, (size_t)words * 4);
   e->pos += (uint32_t)words;
-  if (bits != 0) {
+  if (bits != 0 && n == g->block_volume) {
+    switch (bits) {
+      case 1: pack_full(values, first_seen, e->rank, n, 1); break;
+      case 2: pack_full(values, first_seen, e->rank, n, 2); break;
+      case 4: pack_full(values, first_seen, e->rank, n, 4); break;
+      case 8: pack_full(values, first_seen, e->rank, n, 8); break;
+      case 16: pack_full(values, first_seen, e->rank, n, 16); break;
+      default: pack_full(values, first_seen, e->rank, n, 32); break;
+    }
+  } else if (bits != 0) { /* a partial edge block: scatter the visible rows */
     const uint32_t per_word = 32 / bits;
-    uint64_t prev_label = e->distinct[0];
-    uint32_t prev_index = 0;
-    for (uint32_t z = 0; z < vis[2]; z++)
-      for (uint32_t y = 0; y < vis[1]; y++) {
-        const uint8_t *row = in + z * plane_stride + y * row_stride;
+    memset(values, 0, (size_t)words * 4);
+    n = 0;
+    for (uint32_t z = 0; z < nz; z++)
+      for (uint32_t y = 0; y < ny; y++) {
         uint32_t pos = (z * g->block[1] + y) * g->block[0];
-        for (uint32_t x = 0; x < vis[0]; x++, pos++) {
-          uint64_t label = load_label(row + x * label_bytes, vw);
-          if (label != prev_label) {
-            prev_label = label;
-            prev_index = find_label(e, label)->index;
-          }
+        for (uint32_t x = 0; x < nx; x++, pos++) {
           uint32_t *word = &values[pos / per_word];
-          ngc_store32(word, ngc_load32(word) | prev_index << ((pos % per_word) * bits));
+          ngc_store32(word, ngc_load32(word) | e->rank[first_seen[n++]] << ((pos % per_word) * bits));
         }
       }
   }
@@ -624,10 +655,13 @@ int ngc_cseg_encode(ngc_chunk *chunk, const void *src, size_t src_size,
     return NGC_ERR_TOO_LARGE;
   e.labels = calloc((size_t)label_slots, sizeof(label_slot));
   e.distinct = malloc((size_t)(labels ? labels : 1) * sizeof(uint64_t));
+  e.first_seen = malloc((size_t)(labels ? labels : 1) * sizeof(uint32_t));
+  e.rank = malloc((size_t)(labels ? labels : 1) * sizeof(uint32_t));
   e.tables = calloc((size_t)table_slots, sizeof(table_slot));
   e.labels_mask = (uint32_t)label_slots - 1;
   e.tables_mask = (uint32_t)table_slots - 1;
-  if (e.labels == NULL || e.distinct == NULL || e.tables == NULL) {
+  if (e.labels == NULL || e.distinct == NULL || e.first_seen == NULL || e.rank == NULL ||
+      e.tables == NULL) {
     status = NGC_ERR_NO_MEMORY;
   } else {
     status = encode_channels(&e, chunk, (const uint8_t *)src,
@@ -635,6 +669,8 @@ int ngc_cseg_encode(ngc_chunk *chunk, const void *src, size_t src_size,
   }
   free(e.labels);
   free(e.distinct);
+  free(e.first_seen);
+  free(e.rank);
   free(e.tables);
   if (status == NGC_OK) *dst_size_ret = (size_t)e.pos * 4;
   return status;
