@@ -144,6 +144,87 @@ NGC_INLINE uint32_t index_at(const uint32_t *values, uint32_t pos, const uint32_
   return (ngc_load32(&values[pos / per_word]) >> ((pos % per_word) * bits)) & mask;
 }
 
+#ifdef __wasm_simd128__
+#include <wasm_simd128.h>
+
+/* Moves the 8 indices of a row (the low 8 * bits bits of `word`) into the
+ * 8 bytes of the result, index i in byte i. */
+NGC_INLINE uint64_t spread_indices(uint32_t word, const uint32_t bits) {
+  uint64_t t = word;
+  if (bits == 4) {
+    t = (t | t << 16) & 0x0000FFFF0000FFFFull;
+    t = (t | t << 8) & 0x00FF00FF00FF00FFull;
+    t = (t | t << 4) & 0x0F0F0F0F0F0F0F0Full;
+  } else if (bits == 2) {
+    t &= 0xFFFF;
+    t = (t | t << 24) & 0x000000FF000000FFull;
+    t = (t | t << 12) & 0x000F000F000F000Full;
+    t = (t | t << 6) & 0x0303030303030303ull;
+  } else {
+    t &= 0xFF;
+    t = (t | t << 28) & 0x0000000F0000000Full;
+    t = (t | t << 14) & 0x0003000300030003ull;
+    t = (t | t << 7) & 0x0101010101010101ull;
+  }
+  return t;
+}
+
+/* Bytes `b` (0..16 * nvec - 1) looked up in the table held in t[0..nvec):
+ * swizzle gives 0 for lane indices >= 16, so each vector answers only its
+ * own range and the results OR together. */
+NGC_INLINE v128_t lookup_bytes(v128_t b, const v128_t *t, const uint32_t nvec) {
+  v128_t r = wasm_i8x16_swizzle(t[0], b);
+  for (uint32_t k = 1; k < nvec; k++)
+    r = wasm_v128_or(r, wasm_i8x16_swizzle(t[k], wasm_i8x16_sub(b, wasm_i8x16_splat(16 * k))));
+  return r;
+}
+
+/* Decodes a block of 8-voxel rows whose table has at least 2^bits entries
+ * (uint32: bits <= 4, uint64: bits <= 2, so the table fits in 4 vectors),
+ * a row per step: uniform rows are one splat, others a few swizzles. */
+NGC_INLINE void decode_rows_simd(const uint32_t *values, const uint8_t *table, uint32_t by,
+                                 uint32_t ny, uint32_t nz, uint8_t *base, size_t row_stride,
+                                 size_t plane_stride, const uint32_t bits, const uint32_t vw) {
+  const uint32_t per_word = 32 / bits, mask = (1u << bits) - 1;
+  const uint32_t table_bytes = (4 * vw) << bits; /* exactly 2^bits labels */
+  const uint32_t nvec = table_bytes <= 16 ? 1 : table_bytes / 16;
+  v128_t t[4];
+  if (table_bytes == 8) t[0] = wasm_v128_load64_zero(table);
+  else for (uint32_t k = 0; k < nvec; k++) t[k] = wasm_v128_load(table + 16 * k);
+  const uint32_t field_mask = bits == 4 ? 0xFFFFFFFFu : (1u << (8 * bits)) - 1;
+  const uint32_t repeat = bits == 4 ? 0x11111111u : bits == 2 ? 0x5555u : 0xFFu;
+  for (uint32_t z = 0; z < nz; z++)
+    for (uint32_t y = 0; y < ny; y++) {
+      const uint32_t pos = (z * by + y) * 8;
+      const uint32_t word = ngc_load32(&values[pos / per_word]) >> ((pos % per_word) * bits);
+      uint8_t *out = base + z * plane_stride + y * row_stride;
+      const uint32_t first = word & mask;
+      if ((word & field_mask) == first * repeat) {
+        fill_row(out, table, first, 8, vw);
+        continue;
+      }
+      const v128_t idx = wasm_i64x2_splat((int64_t)spread_indices(word, bits));
+      if (vw == 1) { /* 4 labels of 4 bytes per vector */
+        const v128_t lane = wasm_i8x16_const(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3);
+        v128_t lo = wasm_i8x16_shuffle(idx, idx, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+        v128_t hi = wasm_i8x16_shuffle(idx, idx, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7);
+        wasm_v128_store(out, lookup_bytes(wasm_i8x16_add(wasm_i8x16_shl(lo, 2), lane), t, nvec));
+        wasm_v128_store(out + 16, lookup_bytes(wasm_i8x16_add(wasm_i8x16_shl(hi, 2), lane), t, nvec));
+      } else { /* 2 labels of 8 bytes per vector */
+        const v128_t lane = wasm_i8x16_const(0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7);
+        v128_t v0 = wasm_i8x16_shuffle(idx, idx, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+        v128_t v1 = wasm_i8x16_shuffle(idx, idx, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+        v128_t v2 = wasm_i8x16_shuffle(idx, idx, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5);
+        v128_t v3 = wasm_i8x16_shuffle(idx, idx, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7);
+        wasm_v128_store(out, lookup_bytes(wasm_i8x16_add(wasm_i8x16_shl(v0, 3), lane), t, nvec));
+        wasm_v128_store(out + 16, lookup_bytes(wasm_i8x16_add(wasm_i8x16_shl(v1, 3), lane), t, nvec));
+        wasm_v128_store(out + 32, lookup_bytes(wasm_i8x16_add(wasm_i8x16_shl(v2, 3), lane), t, nvec));
+        wasm_v128_store(out + 48, lookup_bytes(wasm_i8x16_add(wasm_i8x16_shl(v3, 3), lane), t, nvec));
+      }
+    }
+}
+#endif
+
 /* Decodes one block with `bits` (nonzero) and label width `vw` constant after
  * inlining. Returns NGC_ERR_BAD_TABLE_INDEX if an index of the block, padding
  * included (as neuroglancer-scripts requires), is not below `entries`. */
@@ -161,6 +242,12 @@ NGC_INLINE int decode_block(const uint32_t *values, const uint8_t *table,
   const uint32_t per_word = 32 / bits, mask = bits == 32 ? 0xFFFFFFFFu : (1u << bits) - 1;
   /* Only a table near the end of the chunk can be too short. */
   const int check = (uint64_t)entries < ((uint64_t)1 << bits);
+#ifdef __wasm_simd128__
+  if (!check && bx == 8 && nx == 8 && (vw == 1 ? bits <= 4 : bits <= 2)) {
+    decode_rows_simd(values, table, by, ny, nz, base, row_stride, plane_stride, bits, vw);
+    return NGC_OK;
+  }
+#endif
   if (!check && per_word % bx == 0) {
     /* Every row lies inside one word: load it once. Segmentations are
      * blobby, so most rows hold a single index (its field is that index
