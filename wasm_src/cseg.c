@@ -349,6 +349,7 @@ static int decode_block_u64(const uint32_t *vals, const uint8_t *table, uint32_t
  * `out`. On error, *fail_block is the failing block. */
 static int decode_channel(const uint32_t *w, uint32_t n, const geometry *g,
                           uint8_t *out, uint32_t *fail_block) {
+  *fail_block = NGC_NO_PLACE;
   if (n / 2 < g->num_blocks) return NGC_ERR_TRUNCATED;
   const size_t label_bytes = 4 * (size_t)g->value_words;
   const size_t row_stride = g->size[0] * label_bytes;
@@ -405,8 +406,8 @@ int ngc_cseg_decode(ngc_chunk *chunk, const void *src, size_t src_size,
   if (dst_capacity < decoded_size) return NGC_ERR_DST_TOO_SMALL;
   if ((src == NULL && src_size != 0) || (dst == NULL && decoded_size != 0))
     return NGC_ERR_BAD_PARAMS;
-  chunk->fail_channel = 0;
-  chunk->fail_block = 0;
+  chunk->fail_channel = NGC_NO_PLACE;
+  chunk->fail_block = NGC_NO_PLACE;
   if (src_size % 4 != 0) return NGC_ERR_UNALIGNED;
   const uint32_t *w = (const uint32_t *)src;
   uint32_t n = (uint32_t)(src_size / 4);
@@ -421,6 +422,7 @@ int ngc_cseg_decode(ngc_chunk *chunk, const void *src, size_t src_size,
                             &chunk->fail_block);
     if (status != NGC_OK) return status;
   }
+  chunk->fail_channel = NGC_NO_PLACE;
   return NGC_OK;
 }
 

@@ -90,17 +90,20 @@ NGC_API const char *ngc_error_name(int status);
 
 /*
  * One struct describes the chunk for every call, so a call takes a pointer
- * instead of eight integers. The fail_* fields are written by the codec when
- * it returns an error about a particular place in the data; they are
- * meaningless otherwise.
+ * instead of eight integers. ngc_cseg_decode writes the fail_* fields: the
+ * channel and block an error is about, NGC_NO_PLACE where none applies (an
+ * error in the channel offsets: both; in a channel's block headers region:
+ * fail_block; success: both).
  */
+#define NGC_NO_PLACE 0xFFFFFFFFu
+
 typedef struct ngc_chunk {
   uint32_t size[3];       /* chunk size in voxels: x, y, z (0 allowed) */
   uint32_t num_channels;  /* >= 1 */
   uint32_t value_bytes;   /* raw: 1, 2, 4 or 8; compressed_segmentation: 4, 8 */
   uint32_t block_size[3]; /* compressed_segmentation: x, y, z, each >= 1 */
-  uint32_t fail_channel;  /* out: channel where decoding failed */
-  uint32_t fail_block;    /* out: block index (x fastest) where it failed */
+  uint32_t fail_channel;  /* out: channel of a decoding error */
+  uint32_t fail_block;    /* out: block index (x fastest) of a decoding error */
 } ngc_chunk;
 
 /* The decoded size in bytes (num_channels * x * y * z * value_bytes). */

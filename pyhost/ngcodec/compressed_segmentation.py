@@ -51,19 +51,22 @@ def encode(array, block_size, *, mutable=False, limits=None):
         return inst.read_bytes(dst, inst.read_u32(inst.ret_ptr), mutable=mutable)
 
 
-def _where(inst, status, chunk_size, block_size, nwords, num_channels):
-    """Which channel and block a decoding error is about, in words."""
-    if status in (-4, -6) and nwords < num_channels:
-        return " (in the channel offsets header)"
+_NO_PLACE = 0xFFFFFFFF  # NGC_NO_PLACE: the error is not about a channel/block
+
+
+def _where(inst, status, chunk_size, block_size):
+    """Which channel and block a decoding error is about."""
+    if status == -5 or not -11 <= status <= -4:
+        return ""  # about the whole buffer (UNALIGNED) or not about the data
     channel, block = inst.failure_place()
-    if status in (-4, -6):
+    if channel == _NO_PLACE:
+        return " (in the channel offsets header)"
+    if block == _NO_PLACE:
         return f" (channel {channel})"
-    if status in (-7, -8, -9, -10, -11):
-        gx = -(-chunk_size[0] // block_size[0])
-        gy = -(-chunk_size[1] // block_size[1])
-        bx, by, bz = block % gx, block // gx % gy, block // (gx * gy)
-        return f" (channel {channel}, block ({bx}, {by}, {bz}) in x, y, z)"
-    return ""
+    gx = -(-chunk_size[0] // block_size[0])
+    gy = -(-chunk_size[1] // block_size[1])
+    bx, by, bz = block % gx, block // gx % gy, block // (gx * gy)
+    return f" (channel {channel}, block ({bx}, {by}, {bz}) in x, y, z)"
 
 
 def decode(buf, chunk_size, dtype, block_size, num_channels=1, out=None, *, limits=None):
@@ -90,7 +93,6 @@ def decode(buf, chunk_size, dtype, block_size, num_channels=1, out=None, *, limi
         inst.write(src, src_bytes, src_size)
         status = inst.call("ngc_cseg_decode", inst.chunk_ptr, src, src_size, dst, nbytes)
         if status < 0:
-            check(inst, status, what, _where(inst, status, chunk_size, block_size,
-                                             src_size // 4, num_channels))
+            check(inst, status, what, _where(inst, status, chunk_size, block_size))
         inst.read_into(dst, out)
     return out
