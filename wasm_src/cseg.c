@@ -75,6 +75,16 @@ static int get_geometry(const ngc_chunk *chunk, size_t *decoded_size,
   return NGC_OK;
 }
 
+/* The first voxel of block `pos` (grid coordinates) and how many of its
+ * voxels lie inside the chunk along each axis (fewer at the far edges). */
+NGC_INLINE void block_extent(const geometry *g, const uint32_t pos[3], uint32_t origin[3],
+                             uint32_t vis[3]) {
+  for (int i = 0; i < 3; i++) {
+    origin[i] = pos[i] * g->block[i];
+    vis[i] = g->size[i] - origin[i] < g->block[i] ? g->size[i] - origin[i] : g->block[i];
+  }
+}
+
 NGC_INLINE int valid_bits(uint32_t bits) {
   return bits <= 32 && (bits & (bits - 1)) == 0;
 }
@@ -370,14 +380,12 @@ static int decode_channel(const uint32_t *w, uint32_t n, const geometry *g,
         uint32_t entries = (n - table_offset) / g->value_words;
 
         block_view v;
-        uint32_t x0 = bx * g->block[0], y0 = by * g->block[1],
-                 z0 = bz * g->block[2];
-        v.vis[0] = g->size[0] - x0 < g->block[0] ? g->size[0] - x0 : g->block[0];
-        v.vis[1] = g->size[1] - y0 < g->block[1] ? g->size[1] - y0 : g->block[1];
-        v.vis[2] = g->size[2] - z0 < g->block[2] ? g->size[2] - z0 : g->block[2];
+        const uint32_t pos[3] = {bx, by, bz};
+        uint32_t origin[3];
+        block_extent(g, pos, origin, v.vis);
         v.row_stride = row_stride;
         v.plane_stride = plane_stride;
-        v.out = out + z0 * plane_stride + y0 * row_stride + x0 * label_bytes;
+        v.out = out + origin[2] * plane_stride + origin[1] * row_stride + origin[0] * label_bytes;
 
         const uint8_t *table = (const uint8_t *)(w + table_offset);
         if (bits == 0) {
@@ -702,13 +710,11 @@ static int encode_channels(encoder *e, const ngc_chunk *chunk, const uint8_t *sr
     for (uint32_t bz = 0; bz < g->grid[2]; bz++)
       for (uint32_t by = 0; by < g->grid[1]; by++)
         for (uint32_t bx = 0; bx < g->grid[0]; bx++, b++) {
-          uint32_t x0 = bx * g->block[0], y0 = by * g->block[1], z0 = bz * g->block[2];
-          uint32_t vis[3] = {
-              g->size[0] - x0 < g->block[0] ? g->size[0] - x0 : g->block[0],
-              g->size[1] - y0 < g->block[1] ? g->size[1] - y0 : g->block[1],
-              g->size[2] - z0 < g->block[2] ? g->size[2] - z0 : g->block[2]};
-          const uint8_t *in = src + c * channel_bytes + z0 * plane_stride +
-                              y0 * row_stride + x0 * label_bytes;
+          const uint32_t pos[3] = {bx, by, bz};
+          uint32_t origin[3], vis[3];
+          block_extent(g, pos, origin, vis);
+          const uint8_t *in = src + c * channel_bytes + origin[2] * plane_stride +
+                              origin[1] * row_stride + origin[0] * label_bytes;
           int status = encode_block(e, in, vis, row_stride, plane_stride,
                                     channel_start, headers + 2 * (size_t)b);
           if (status != NGC_OK) return status;
