@@ -61,7 +61,10 @@ def upstream(tmp_path_factory):
     swap_dir = root / "swap"
     swap_dir.mkdir()
     (swap_dir / "sitecustomize.py").write_text(SWAP)
-    paths = [os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    # The ngcodec under test, wherever it is imported from (checkout or install).
+    import ngcodec
+    paths = [str(Path(ngcodec.__file__).resolve().parents[1])]
+    paths += [os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     baseline_env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(swap_dir)] + paths))
     return src, env, baseline_env

@@ -27,21 +27,26 @@ def encode_chunk(chunk, quality, plane):
 def decode_chunk(buf, chunk_size, num_channels):
     import PIL.Image
 
+    x, y, z = chunk_size
     try:
-        image = PIL.Image.open(io.BytesIO(buf))
+        image = PIL.Image.open(io.BytesIO(buf))  # reads the header only
+        expected_mode = _MODES.get(num_channels)
+        if image.mode != expected_mode:
+            raise InvalidFormatError(
+                f"The JPEG chunk is encoded with mode={image.mode} instead of {expected_mode}")
+        # Check the header's size before decoding: a small file can declare
+        # a huge image.
+        width, height = image.size
+        if width * height != x * y * z:
+            raise InvalidFormatError(
+                f"The JPEG-encoded chunk has an incompatible shape ({width * height} "
+                f"elements, expecting {x * y * z})")
         image.load()
+    except InvalidFormatError:
+        raise
     except Exception as exc:  # Pillow raises many types for bad data
         raise InvalidFormatError(f"The JPEG-encoded chunk could not be decoded: {exc}") from exc
-    expected_mode = _MODES.get(num_channels)
-    if image.mode != expected_mode:
-        raise InvalidFormatError(
-            f"The JPEG chunk is encoded with mode={image.mode} instead of {expected_mode}")
     pixels = np.asarray(image)
     if num_channels == 3:
         pixels = np.moveaxis(pixels, -1, 0)
-    x, y, z = chunk_size
-    if pixels.size != num_channels * x * y * z:
-        raise InvalidFormatError(
-            f"The JPEG-encoded chunk has an incompatible shape ({pixels.size // num_channels} "
-            f"elements, expecting {x * y * z})")
     return np.ascontiguousarray(pixels).reshape(num_channels, z, y, x)

@@ -327,7 +327,10 @@ def _sandbox_instance(limits):
         inst = _local.sandbox = Instance(config_name, limits.memory_bytes)
     if config_name == "epoch":
         _start_ticker(compiled("epoch")[0])
-        inst.store.set_epoch_deadline(max(1, math.ceil(limits.seconds / EPOCH_TICK_SECONDS)) + 1)
+        # +1: the first tick may come at once. Saturate far below 2**64 so a
+        # huge bound cannot wrap around to an immediate deadline.
+        ticks = min(math.ceil(limits.seconds / EPOCH_TICK_SECONDS) + 1, 1 << 62)
+        inst.store.set_epoch_deadline(ticks)
     return inst
 
 

@@ -19,6 +19,7 @@ instance that ran the call is discarded. Without limits (the default, unless
 module is still memory-safe, only unbounded in time and up to 4 GiB.
 """
 
+import math
 import threading
 
 from .errors import InvalidParameterError
@@ -48,8 +49,9 @@ class Limits:
             raise InvalidParameterError(
                 f"memory_bytes must be an integer of at least 1 MiB or None, got {memory_bytes!r}")
         if seconds is not None and (isinstance(seconds, bool) or not isinstance(
-                seconds, (int, float)) or not seconds > 0):
-            raise InvalidParameterError(f"seconds must be a positive number or None, got {seconds!r}")
+                seconds, (int, float)) or not 0 < seconds < math.inf):
+            raise InvalidParameterError(
+                f"seconds must be a positive finite number or None (no bound), got {seconds!r}")
         self.memory_bytes = memory_bytes
         self.seconds = None if seconds is None else float(seconds)
 
