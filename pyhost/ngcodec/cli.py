@@ -58,6 +58,12 @@ def web(args):
     return 0
 
 
+def verify(args):
+    from . import verify as _verify
+
+    return _verify.main(args)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="ngcodec", description="Neuroglancer precomputed chunk codecs in WebAssembly.")
@@ -73,6 +79,14 @@ def build_parser():
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--open", action="store_true", help="open it in a web browser")
     p.set_defaults(func=web)
+
+    from . import verify as _verify
+
+    p = sub.add_parser("verify", help="check every chunk of a precomputed dataset on disk",
+                       description=_verify.DESCRIPTION, epilog=_verify.EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    _verify.add_arguments(p)
+    p.set_defaults(func=verify)
     return parser
 
 
