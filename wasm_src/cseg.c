@@ -43,6 +43,10 @@
 
 #include "internal.h"
 
+#ifdef __wasm_simd128__
+#include <wasm_simd128.h>
+#endif
+
 #define CSEG_WIDTHS ((1u << 4) | (1u << 8))
 #define MAX_OFFSET 0xFFFFFFu
 
@@ -117,6 +121,14 @@ NGC_INLINE void store_label(uint8_t *p, const uint8_t *table, uint32_t index,
 /* Writes table[index] to n consecutive voxels (vectorises to splat stores). */
 NGC_INLINE void fill_row(uint8_t *out, const uint8_t *table, uint32_t index,
                          uint32_t n, const uint32_t vw) {
+#ifdef __wasm_simd128__
+  if (n == 8) { /* explicit splats: the auto-vectoriser leaves scalar stores */
+    const v128_t v = vw == 1 ? wasm_v128_load32_splat(table + 4 * (size_t)index)
+                             : wasm_v128_load64_splat(table + 8 * (size_t)index);
+    for (uint32_t k = 0; k < 2 * vw; k++) wasm_v128_store(out + 16 * k, v);
+    return;
+  }
+#endif
   if (vw == 1) {
     const uint32_t label = ngc_load32(table + 4 * (size_t)index);
     for (uint32_t x = 0; x < n; x++) ngc_store32(out + 4 * (size_t)x, label);
@@ -155,7 +167,6 @@ NGC_INLINE uint32_t index_at(const uint32_t *values, uint32_t pos, const uint32_
 }
 
 #ifdef __wasm_simd128__
-#include <wasm_simd128.h>
 
 /* Moves the 8 indices of a row (the low 8 * bits bits of `word`) into the
  * 8 bytes of the result, index i in byte i. */
