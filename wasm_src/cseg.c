@@ -434,6 +434,7 @@ int ngc_cseg_decode(ngc_chunk *chunk, const void *src, size_t src_size,
   size_t channel_bytes = decoded_size / chunk->num_channels;
   for (uint32_t c = 0; c < chunk->num_channels; c++) {
     chunk->fail_channel = c;
+    chunk->fail_block = NGC_NO_PLACE;
     uint32_t offset = ngc_load32(&w[c]);
     if (offset > n) return NGC_ERR_BAD_CHANNEL_OFFSET;
     status = decode_channel(w + offset, n - offset, &g,
@@ -442,6 +443,7 @@ int ngc_cseg_decode(ngc_chunk *chunk, const void *src, size_t src_size,
     if (status != NGC_OK) return status;
   }
   chunk->fail_channel = NGC_NO_PLACE;
+  chunk->fail_block = NGC_NO_PLACE;
   return NGC_OK;
 }
 
