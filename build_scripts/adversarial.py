@@ -900,6 +900,10 @@ def run_group(group, scale, seed, timeout):
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", group, "--scale",
            str(scale), "--seed", str(seed)]
     env = dict(os.environ)
+    # A fixed mmap threshold: glibc's dynamic one keeps freed NumPy buffers
+    # in the heap, and the heap's high-water mark would then grow with the
+    # number of calls (fragmentation, not allocation).
+    env.setdefault("MALLOC_MMAP_THRESHOLD_", "131072")
     start = time.perf_counter()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
