@@ -397,23 +397,25 @@ def test_missing_scale_directory(dataset, capsys):
 def test_unknown_files_are_reported(dataset, capsys):
     root, info, names = dataset
     for name in ("notes.txt", "0-64_0-64", "0-63_0-64_0-64", "64-128_0-64_0-64",
-                 "0-64_0-64_0-64.bz2", "1000-1064_0-64_0-64"):
+                 "0-64_0-64_0-64.bz2", "1000-1064_0-64_0-64", "00-64_0-64_0-64.gz"):
         (root / "8_8_8" / name).write_bytes(b"x")
     (root / "8_8_8" / "subdir").mkdir()
     (root / "16_16_16" / "-10-22" / "junk").write_bytes(b"x")
     code, out, _ = run([root, "--no-progress"], capsys)
     assert code == 0, out
     unknown = [line for line in out.splitlines() if line.startswith("UNKNOWN")]
-    assert len(unknown) == 8, unknown
+    assert len(unknown) == 9, unknown
     assert any("0-63_0-64_0-64: not a chunk of this scale: x range 0-63 should end at 64"
                in line for line in unknown)
     assert any("64-128_0-64_0-64: not a chunk of this scale: x range 64-128 should end at 100"
                in line for line in unknown)
     assert any("1000-1064_0-64_0-64" in line and "outside the volume" in line
                for line in unknown)
-    assert "8 unknown file(s)" in out
+    assert any("00-64_0-64_0-64.gz: not a chunk of this scale: Neuroglancer would read it as "
+               "0-64_0-64_0-64" in line for line in unknown)
+    assert "9 unknown file(s)" in out
     code, report, _ = run_json([root, "--no-progress", "--strict"], capsys)
-    assert code == 1 and report["summary"]["unknown"] == 8
+    assert code == 1 and report["summary"]["unknown"] == 9
     assert {u["file"] for u in report["unknown_files"]} >= {"notes.txt", "subdir/",
                                                             "-10-22/junk"}
 

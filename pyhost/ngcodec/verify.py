@@ -274,6 +274,13 @@ def list_chunks(scale, report):
         return
 
     def candidate(relname, path, ranges):
+        (x0, x1), (y0, y1), (z0, z1) = ranges
+        sep = "/" if "/" in relname else "_"
+        canonical = sep.join((f"{x0}-{x1}", f"{y0}-{y1}", f"{z0}-{z1}"))
+        if relname.removesuffix(".gz") != canonical:  # e.g. leading zeros
+            report.unknown(scale, relname, f"not a chunk of this scale: Neuroglancer would "
+                                           f"read it as {canonical}")
+            return None
         where = scale.locate(ranges)
         if isinstance(where, str):
             report.unknown(scale, relname, f"not a chunk of this scale: {where}")
