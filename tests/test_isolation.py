@@ -157,8 +157,8 @@ def test_each_thread_has_its_own_instances():
     def worker():
         check_fib25(None)
         check_fib25(Limits())
-        seen.put((id(_runtime._local.fast), id(_runtime._local.sandbox),
-                  _runtime._local.fast, _runtime._local.sandbox))
+        sandbox = _runtime._local.sandbox[_runtime._sandbox_key(Limits())]
+        seen.put((id(_runtime._local.fast), id(sandbox), _runtime._local.fast, sandbox))
 
     threads = [threading.Thread(target=worker) for _ in range(3)]
     for t in threads:

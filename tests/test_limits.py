@@ -156,7 +156,8 @@ BOMB_SIZES = {"64GiB": (2048, 2048, 2048), "2GiB": (1024, 1024, 256),
 @pytest.mark.parametrize("size", BOMB_SIZES.values(), ids=BOMB_SIZES.keys())
 @pytest.mark.parametrize("call", BOMB_CALLS.values(), ids=BOMB_CALLS.keys())
 def test_bomb_is_refused_before_allocating(call, size):
-    before = _runtime._local.sandbox
+    key = _runtime._sandbox_key(Limits())
+    before = _runtime._local.sandbox.get(key)
     before_size = before.memory_size() if before is not None else 0
     tracemalloc.start()
     try:
@@ -170,7 +171,7 @@ def test_bomb_is_refused_before_allocating(call, size):
     assert peak < MiB, f"{peak:,} bytes allocated while refusing a bomb"
     message = str(info.value)
     assert "memory limit" in message or "4 GiB" in message, message
-    sandbox = _runtime._local.sandbox  # the module's memory did not grow either
+    sandbox = _runtime._local.sandbox.get(key)  # the module's memory did not grow either
     if sandbox is not None:
         assert sandbox.memory_size() <= (before_size if sandbox is before else 16 * MiB)
 
@@ -242,7 +243,7 @@ def test_memory_growth_past_the_cap_raises_and_recovers(fib25):
     limits = Limits(memory_bytes=4 * MiB + 64 * 1024, seconds=None)  # a fresh instance
     with pytest.raises(ResourceLimitError, match="memory limit 4259840 bytes"):
         cseg.encode(noise, (8, 8, 8), limits=limits)
-    assert _runtime._local.sandbox is None
+    assert _runtime._sandbox_key(limits) not in _runtime._local.sandbox
     buf = fib25_cseg()
     assert np.array_equal(cseg.decode(buf, **FIB25_GEOMETRY, limits=limits), fib25[np.newaxis])
     encoded = cseg.encode(noise, (8, 8, 8), limits=Limits(memory_bytes=16 * MiB))
@@ -261,7 +262,8 @@ def test_time_limit_trips_and_drops_the_instance(memory_bytes):
     message = str(info.value)
     assert "time limit of 0.01 s exceeded" in message, message
     assert "compressed_segmentation decode" in message
-    assert _runtime._local.sandbox is None, "the interrupted instance was kept"
+    assert _runtime._sandbox_key(limits) not in _runtime._local.sandbox, \
+        "the interrupted instance was kept"
     # The next call on this thread, same limits, works on a normal chunk.
     assert np.array_equal(cseg.decode(fib25_cseg(), **FIB25_GEOMETRY, limits=limits),
                           common.fib25()[np.newaxis])
@@ -282,21 +284,23 @@ def test_time_limit_through_get_encoder():
 
 def test_time_limit_on_encode():
     _, labels = big_chunk()
+    limits = Limits(memory_bytes=1024 * MiB, seconds=0.01)
     with no_hang(5.0):
         with pytest.raises(ResourceLimitError, match="time limit of 0.01 s"):
-            cseg.encode(labels, (8, 8, 8), limits=Limits(memory_bytes=1024 * MiB, seconds=0.01))
-    assert _runtime._local.sandbox is None
+            cseg.encode(labels, (8, 8, 8), limits=limits)
+    assert _runtime._sandbox_key(limits) not in _runtime._local.sandbox
 
 
 def test_sandbox_instance_is_reused_between_good_calls():
     limits = Limits()
     cseg.decode(fib25_cseg(), **FIB25_GEOMETRY, limits=limits)
-    first = _runtime._local.sandbox
+    key = _runtime._sandbox_key(limits)
+    first = _runtime._local.sandbox[key]
     cseg.decode(fib25_cseg(), **FIB25_GEOMETRY, limits=limits)
-    assert _runtime._local.sandbox is first
+    assert _runtime._local.sandbox[key] is first
     with pytest.raises(ngcodec.InvalidFormatError):  # a status, not a trap: kept
         cseg.decode(fib25_cseg()[:-4], **FIB25_GEOMETRY, limits=limits)
-    assert _runtime._local.sandbox is first
+    assert _runtime._local.sandbox[key] is first
 
 
 # -- defaults ----------------------------------------------------------------------
@@ -411,3 +415,23 @@ def test_jpeg_header_bomb_is_refused_before_decoding(tmp_path):
     assert report["growth_mib"] < 16, (
         f"decoding the JPEG header bomb grew the peak RSS by {report['growth_mib']:.0f} MiB "
         f"(limit 4 MiB): the pixels were decoded before the shape check")
+
+
+def test_kept_buffers_do_not_decide_a_capped_call(fib25):
+    """Under a small cap, an encode that works on a fresh instance also works
+    after a decode left its buffers in the same instance (the kept buffers
+    are released and the allocation retried)."""
+    limits = Limits(memory_bytes=6 * MiB, seconds=None)
+    cseg.decode(fib25_cseg(), **FIB25_GEOMETRY, limits=limits)
+    encoded = cseg.encode(fib25, (8, 8, 8), limits=limits)
+    assert np.array_equal(cseg.decode(encoded, **FIB25_GEOMETRY)[0], fib25)
+
+
+def test_alternating_limits_reuse_their_instances():
+    a, b = Limits(), Limits(seconds=None)
+    cseg.decode(fib25_cseg(), **FIB25_GEOMETRY, limits=a)
+    cseg.decode(fib25_cseg(), **FIB25_GEOMETRY, limits=b)
+    kept = dict(_runtime._local.sandbox)
+    for limits in (a, b, a, b):
+        cseg.decode(fib25_cseg(), **FIB25_GEOMETRY, limits=limits)
+    assert all(_runtime._local.sandbox[k] is v for k, v in kept.items())

@@ -1,5 +1,6 @@
 """Argument checks shared by the codec modules (sizes, dtypes, buffers)."""
 
+import operator
 import numpy as np
 
 from .errors import InvalidParameterError, error_for_status
@@ -14,8 +15,8 @@ def xyz(value, name, minimum):
     if type(value) is tuple and len(value) == 3 and all(
             type(v) is int and minimum <= v < 1 << 32 for v in value):
         return value  # the common case, checked without copying
-    try:
-        values = tuple(int(v) for v in value)
+    try:  # operator.index: integers only (numpy ones too), never 64.5 -> 64
+        values = tuple(operator.index(v) for v in value)
     except (TypeError, ValueError):
         raise InvalidParameterError(f"{name} must be 3 integers (x, y, z), got {value!r}") from None
     if len(values) != 3 or any(v < minimum or v >= 1 << 32 for v in values):

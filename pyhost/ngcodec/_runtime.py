@@ -215,7 +215,8 @@ class Instance:
         exports["_initialize"](self.store)
         self.chunk_ptr = self._malloc(_CHUNK_BYTES + 8)
         self.ret_ptr = self.chunk_ptr + _CHUNK_BYTES
-        self.buffers = [[0, 0], [0, 0]]  # [ptr, capacity] for input, output
+        self._slots = [[0, 0], [0, 0]]  # [ptr, capacity] for input, output
+        self.used = False  # buffers were handed out at least once
         self.oversized = False  # a buffer passed RETAIN_MEMORY_BYTES / 2
 
     # -- memory -------------------------------------------------------------
@@ -231,7 +232,7 @@ class Instance:
     def buffer(self, slot, size):
         """Pointer to buffer *slot* (0 = input, 1 = output) of at least *size*
         bytes; grows it when needed, keeping the largest seen."""
-        entry = self.buffers[slot]
+        entry = self._slots[slot]
         if entry[1] < size:
             if entry[0]:
                 self.fn["free"](_i32(entry[0]))
@@ -240,6 +241,20 @@ class Instance:
             entry[1] = size
             self.oversized |= size > RETAIN_MEMORY_BYTES // 2
         return entry[0]
+
+    def buffers(self, src_size, dst_size):
+        """Pointers to the input and output buffers of one call. If they
+        cannot be had in an instance that holds memory from earlier calls,
+        raises KeptMemory so that run() retries in a fresh instance: under
+        a memory cap, a thread's history must not decide the outcome."""
+        try:
+            pointers = self.buffer(0, src_size), self.buffer(1, dst_size)
+        except ResourceLimitError as exc:
+            if self.used:
+                raise KeptMemory(str(exc)) from exc
+            raise
+        self.used = True
+        return pointers
 
     def base(self):
         """Address of linear memory now (re-read after every call)."""
@@ -295,7 +310,7 @@ class _ThreadInstances(threading.local):
 
     def __init__(self):
         self.fast = None
-        self.sandbox = None
+        self.sandbox = {}  # (config name, memory cap) -> Instance
 
 
 _local = _ThreadInstances()
@@ -319,12 +334,23 @@ def _start_ticker(engine):
             _ticker.start()
 
 
+# Sandbox instances kept per thread, one per (engine, memory cap) in use, so
+# alternating limits do not re-instantiate at every call.
+MAX_SANDBOX_INSTANCES = 4
+
+
+def _sandbox_key(limits):
+    return ("fast" if limits.seconds is None else "epoch", limits.memory_bytes)
+
+
 def _sandbox_instance(limits):
-    config_name = "fast" if limits.seconds is None else "epoch"
-    inst = _local.sandbox
-    if inst is None or inst.config_name != config_name or inst.memory_limit != limits.memory_bytes:
-        _local.sandbox = None
-        inst = _local.sandbox = Instance(config_name, limits.memory_bytes)
+    key = _sandbox_key(limits)
+    config_name = key[0]
+    inst = _local.sandbox.get(key)
+    if inst is None:
+        if len(_local.sandbox) >= MAX_SANDBOX_INSTANCES:
+            _local.sandbox.clear()
+        inst = _local.sandbox[key] = Instance(config_name, limits.memory_bytes)
     if config_name == "epoch":
         _start_ticker(compiled("epoch")[0])
         # +1: the first tick may come at once. Saturate far below 2**64 so a
@@ -368,7 +394,7 @@ class session:
         if self.limits is None:
             _local.fast = None
         else:
-            _local.sandbox = None
+            _local.sandbox.pop(_sandbox_key(self.limits), None)
 
     def __exit__(self, exc_type, exc, tb):
         inst = self.instance
@@ -393,6 +419,22 @@ class session:
         if isinstance(exc, wasmtime.WasmtimeError):
             raise NgcodecError(f"{self.what}: wasmtime error: {exc}") from exc
         return False
+
+
+class KeptMemory(ResourceLimitError):
+    """An allocation failed in an instance holding memory of earlier calls."""
+
+
+def run(what, decoding, limits, body):
+    """``body(instance)`` inside a session; retried once in a fresh instance
+    if it failed only for memory kept by earlier calls (the session drops
+    an instance that raised a ResourceLimitError)."""
+    try:
+        with session(what, decoding, limits) as inst:
+            return body(inst)
+    except KeptMemory:
+        with session(what, decoding, limits) as inst:
+            return body(inst)
 
 
 def check_memory(limits, nbytes, what):

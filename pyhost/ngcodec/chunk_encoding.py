@@ -194,8 +194,12 @@ class CompressedSegmentationEncoder(ChunkEncoder):
                             limits=self.limits)
 
     def decode(self, buf, chunk_size):
-        return _cseg.decode(buf, chunk_size, self.dtype, self.block_size, self.num_channels,
-                            limits=self.limits)
+        try:
+            return _cseg.decode(buf, chunk_size, self.dtype, self.block_size,
+                                self.num_channels, limits=self.limits)
+        except InvalidParameterError as exc:  # an impossible chunk_size, as for raw
+            raise InvalidFormatError(
+                f"Cannot decode compressed_segmentation chunk: {exc}") from exc
 
     def __repr__(self):
         return (f"{type(self).__name__}({self.dtype.name!r}, {self.num_channels}, "

@@ -10,13 +10,14 @@ Sizes are (x, y, z); arrays are (C, Z, Y, X); uint32 and uint64 labels.
 import numpy as np
 
 from . import _geometry as geo
-from ._runtime import check, check_memory, session
+from ._runtime import KeptMemory, check, check_memory, run
 from .limits import resolve
 from .errors import InvalidParameterError
 
 __all__ = ["encode", "decode", "DTYPES"]
 
 DTYPES = ("uint32", "uint64")
+NGC_ERR_NO_MEMORY = -14
 
 
 def encode(array, block_size, *, mutable=False, limits=None):
@@ -38,17 +39,22 @@ def encode(array, block_size, *, mutable=False, limits=None):
     what = "compressed_segmentation encode"
     limits = resolve(limits)
     check_memory(limits, a.nbytes, what)
-    with session(what, decoding=False, limits=limits) as inst:
+
+    def body(inst):
+        used = inst.used
         inst.set_chunk((x, y, z), c, dtype.itemsize, block_size)
         check(inst, inst.call("ngc_cseg_encode_bound", inst.chunk_ptr, inst.ret_ptr), what)
         bound = inst.read_u32(inst.ret_ptr)
-        src = inst.buffer(0, a.nbytes)
-        dst = inst.buffer(1, bound)
+        src, dst = inst.buffers(a.nbytes, bound)
         inst.write(src, a, a.nbytes)
         status = inst.call("ngc_cseg_encode", inst.chunk_ptr, src, a.nbytes, dst, bound,
                            inst.ret_ptr)
+        if status == NGC_ERR_NO_MEMORY and used:  # the scratch did not fit
+            raise KeptMemory(f"{what}: out of memory for the encoder's scratch")
         check(inst, status, what)
         return inst.read_bytes(dst, inst.read_u32(inst.ret_ptr), mutable=mutable)
+
+    return run(what, False, limits, body)
 
 
 _NO_PLACE = 0xFFFFFFFF  # NGC_NO_PLACE: the error is not about a channel/block
@@ -85,14 +91,16 @@ def decode(buf, chunk_size, dtype, block_size, num_channels=1, out=None, *, limi
     limits = resolve(limits)
     check_memory(limits, nbytes + src_size, what)  # bombs stop here
     out = geo.output_array(out, (num_channels, z, y, x), dtype, what)
+
     # One call: the module re-derives and checks the size from the geometry.
-    with session(what, decoding=True, limits=limits) as inst:
+    def body(inst):
         inst.set_chunk(chunk_size, num_channels, dtype.itemsize, block_size)
-        src = inst.buffer(0, src_size)
-        dst = inst.buffer(1, nbytes)
+        src, dst = inst.buffers(src_size, nbytes)
         inst.write(src, src_bytes, src_size)
         status = inst.call("ngc_cseg_decode", inst.chunk_ptr, src, src_size, dst, nbytes)
         if status < 0:
             check(inst, status, what, _where(inst, status, chunk_size, block_size))
         inst.read_into(dst, out)
-    return out
+        return out
+
+    return run(what, True, limits, body)
