@@ -485,9 +485,19 @@ typedef struct encoder {
   uint32_t pos;      /* words written */
 } encoder;
 
-NGC_INLINE uint32_t hash_label(uint64_t label) {
-  return (uint32_t)((label * 0x9E3779B97F4A7C15ull) >> 32);
+/* murmur3's 64-bit finaliser: every input bit reaches every output bit, so
+ * labels (or tables) that differ only in high bits do not pile into one
+ * slot; a bare multiply would let crafted labels make probing quadratic. */
+NGC_INLINE uint64_t mix64(uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xFF51AFD7ED558CCDull;
+  h ^= h >> 33;
+  h *= 0xC4CEB9FE1A85EC53ull;
+  h ^= h >> 33;
+  return h;
 }
+
+NGC_INLINE uint32_t hash_label(uint64_t label) { return (uint32_t)mix64(label); }
 
 NGC_INLINE label_slot *find_label(encoder *e, uint64_t label) {
   uint32_t i = hash_label(label) & e->labels_mask;
@@ -550,7 +560,8 @@ static int put_table(encoder *e, uint32_t channel_start, uint32_t count,
   uint64_t h = count;
   for (uint32_t i = 0; i < count; i++)
     h = (h ^ e->distinct[i]) * 0x100000001B3ull + 0x9E3779B97F4A7C15ull;
-  uint32_t i = (uint32_t)(h >> 32) & e->tables_mask;
+  h = mix64(h);
+  uint32_t i = (uint32_t)h & e->tables_mask;
   const uint32_t words = count * e->vw;
   for (;; i = (i + 1) & e->tables_mask) {
     table_slot *s = &e->tables[i];
