@@ -113,6 +113,26 @@ static inline uint32_t fuzz_ceil_div(uint32_t a, uint32_t b) {
  *    full block, padding included, must be below that count
  *    (BAD_TABLE_INDEX).
  */
+/* The chunk geometry both cseg harnesses read from their first 7 bytes:
+ * sizes 0..70, block sizes 1..70, data[6] bit 0 = uint64, bits 1-2 = extra
+ * channels (dropped until the decoded size fits FUZZ_MAX_DECODED). Returns
+ * 0 when even one channel is too large. */
+static inline int fuzz_geometry(const uint8_t *data, ngc_chunk *ch, size_t *decoded) {
+  memset(ch, 0, sizeof *ch);
+  for (int i = 0; i < 3; i++) {
+    ch->size[i] = data[i] % 71;
+    ch->block_size[i] = 1 + data[3 + i] % 70;
+  }
+  ch->value_bytes = (data[6] & 1) ? 8 : 4;
+  ch->num_channels = 1 + ((data[6] >> 1) & 3);
+  for (;;) {
+    CHECK(ngc_decoded_size(ch, decoded) == NGC_OK, "decoded_size");
+    if (*decoded <= FUZZ_MAX_DECODED || ch->num_channels == 1) break;
+    ch->num_channels--;
+  }
+  return *decoded <= FUZZ_MAX_DECODED;
+}
+
 FUZZ_NO_COVERAGE static int ref_cseg_decode(const ngc_chunk *ch, const uint8_t *src,
                                             size_t src_size, uint8_t *dst,
                                             uint32_t *fail_channel,

@@ -30,22 +30,10 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < HEADER) return 0;
   ngc_chunk ch;
-  memset(&ch, 0, sizeof ch);
-  for (int i = 0; i < 3; i++) {
-    ch.size[i] = data[i] % 71;
-    ch.block_size[i] = 1 + data[3 + i] % 70;
-  }
-  ch.value_bytes = (data[6] & 1) ? 8 : 4;
-  ch.num_channels = 1 + ((data[6] >> 1) & 3);
+  size_t decoded;
+  if (!fuzz_geometry(data, &ch, &decoded)) return 0;
   const unsigned shift = (data[6] >> 3) & 3;
   const uint8_t small_sel = data[7];
-  size_t decoded;
-  for (;;) {
-    CHECK(ngc_decoded_size(&ch, &decoded) == NGC_OK, "decoded_size");
-    if (decoded <= FUZZ_MAX_DECODED || ch.num_channels == 1) break;
-    ch.num_channels--;
-  }
-  if (decoded > FUZZ_MAX_DECODED) return 0;
 
   const size_t src_size = size - HEADER;
   uint8_t *src = fuzz_alloc(data + HEADER, src_size, shift);

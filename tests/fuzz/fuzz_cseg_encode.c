@@ -82,23 +82,11 @@ FUZZ_NO_COVERAGE static void make_labels(uint8_t *src, size_t voxels,
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < HEADER) return 0;
   ngc_chunk ch;
-  memset(&ch, 0, sizeof ch);
-  for (int i = 0; i < 3; i++) {
-    ch.size[i] = data[i] % 71;
-    ch.block_size[i] = 1 + data[3 + i] % 70;
-  }
+  size_t decoded;
+  if (!fuzz_geometry(data, &ch, &decoded)) return 0;
   const uint8_t flags = data[6], mode = data[7] & 7, p = data[7] >> 3;
-  ch.value_bytes = (flags & 1) ? 8 : 4;
-  ch.num_channels = 1 + ((flags >> 1) & 3);
   const unsigned shift = (flags >> 3) & 3;
   const uint8_t small_sel = data[8];
-  size_t decoded;
-  for (;;) {
-    CHECK(ngc_decoded_size(&ch, &decoded) == NGC_OK, "decoded_size");
-    if (decoded <= FUZZ_MAX_DECODED || ch.num_channels == 1) break;
-    ch.num_channels--;
-  }
-  if (decoded > FUZZ_MAX_DECODED) return 0;
 
   static const uint8_t zero = 0;
   const uint8_t *d = size > HEADER ? data + HEADER : &zero;
