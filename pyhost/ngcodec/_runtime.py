@@ -446,7 +446,7 @@ def check_memory(limits, nbytes, what):
             f"{limits.memory_bytes:,} bytes")
 
 
-def check(inst, status, what, where=""):
+def check(status, what, where=""):
     """Raises the exception for a negative status."""
     if status < 0:
         raise error_for_status(status, what, where)

@@ -43,7 +43,7 @@ def encode(array, block_size, *, mutable=False, limits=None):
     def body(inst):
         used = inst.used
         inst.set_chunk((x, y, z), c, dtype.itemsize, block_size)
-        check(inst, inst.call("ngc_cseg_encode_bound", inst.chunk_ptr, inst.ret_ptr), what)
+        check(inst.call("ngc_cseg_encode_bound", inst.chunk_ptr, inst.ret_ptr), what)
         bound = inst.read_u32(inst.ret_ptr)
         src, dst = inst.buffers(a.nbytes, bound)
         inst.write(src, a, a.nbytes)
@@ -51,7 +51,7 @@ def encode(array, block_size, *, mutable=False, limits=None):
                            inst.ret_ptr)
         if status == NGC_ERR_NO_MEMORY and used:  # the scratch did not fit
             raise KeptMemory(f"{what}: out of memory for the encoder's scratch")
-        check(inst, status, what)
+        check(status, what)
         return inst.read_bytes(dst, inst.read_u32(inst.ret_ptr), mutable=mutable)
 
     return run(what, False, limits, body)
@@ -99,7 +99,7 @@ def decode(buf, chunk_size, dtype, block_size, num_channels=1, out=None, *, limi
         inst.write(src, src_bytes, src_size)
         status = inst.call("ngc_cseg_decode", inst.chunk_ptr, src, src_size, dst, nbytes)
         if status < 0:
-            check(inst, status, what, _where(inst, status, chunk_size, block_size))
+            check(status, what, _where(inst, status, chunk_size, block_size))
         inst.read_into(dst, out)
         return out
 

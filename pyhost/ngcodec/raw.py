@@ -25,7 +25,7 @@ def decoded_size(chunk_size, num_channels, itemsize):
     what = "raw"
     with session(what, decoding=False) as inst:
         inst.set_chunk(chunk_size, num_channels, itemsize)
-        check(inst, inst.call("ngc_decoded_size", inst.chunk_ptr, inst.ret_ptr), what)
+        check(inst.call("ngc_decoded_size", inst.chunk_ptr, inst.ret_ptr), what)
         return inst.read_u32(inst.ret_ptr)
 
 
