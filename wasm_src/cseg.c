@@ -168,81 +168,134 @@ NGC_INLINE uint32_t index_at(const uint32_t *values, uint32_t pos, const uint32_
 
 #ifdef __wasm_simd128__
 
-/* Moves the 8 indices of a row (the low 8 * bits bits of `word`) into the
- * 8 bytes of the result, index i in byte i. */
-NGC_INLINE uint64_t spread_indices(uint32_t word, const uint32_t bits) {
-  uint64_t t = word;
-  if (bits == 4) {
-    t = (t | t << 16) & 0x0000FFFF0000FFFFull;
-    t = (t | t << 8) & 0x00FF00FF00FF00FFull;
-    t = (t | t << 4) & 0x0F0F0F0F0F0F0F0Full;
-  } else if (bits == 2) {
-    t &= 0xFFFF;
-    t = (t | t << 24) & 0x000000FF000000FFull;
-    t = (t | t << 12) & 0x000F000F000F000Full;
-    t = (t | t << 6) & 0x0303030303030303ull;
-  } else {
-    t &= 0xFF;
-    t = (t | t << 28) & 0x0000000F0000000Full;
-    t = (t | t << 14) & 0x0003000300030003ull;
-    t = (t | t << 7) & 0x0101010101010101ull;
+/* Full 8x8 rows of blocks with tables of up to 16 labels (bits <= 4) are
+ * decoded 16 voxels (two rows) per step with byte-plane lookups: the table
+ * is transposed once per block into byte planes (plane j holds byte j of
+ * every label), so one swizzle per plane looks up 16 voxels at once, and
+ * interleaving the planes rebuilds the labels. No branch depends on the
+ * data: blocks mixing uniform and varied rows cost the same. */
+
+/* Byte planes of 16 uint32 labels held 4 per vector in t0..t3. */
+NGC_INLINE void byte_planes(v128_t t0, v128_t t1, v128_t t2, v128_t t3, v128_t p[4]) {
+  /* Within each vector, gather byte j of its 4 labels into lane j... */
+  const v128_t gather = wasm_i8x16_const(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  t0 = wasm_i8x16_swizzle(t0, gather);
+  t1 = wasm_i8x16_swizzle(t1, gather);
+  t2 = wasm_i8x16_swizzle(t2, gather);
+  t3 = wasm_i8x16_swizzle(t3, gather);
+  /* ...then transpose the 4x4 lanes. */
+  const v128_t u0 = wasm_i32x4_shuffle(t0, t1, 0, 4, 1, 5);
+  const v128_t u1 = wasm_i32x4_shuffle(t0, t1, 2, 6, 3, 7);
+  const v128_t u2 = wasm_i32x4_shuffle(t2, t3, 0, 4, 1, 5);
+  const v128_t u3 = wasm_i32x4_shuffle(t2, t3, 2, 6, 3, 7);
+  p[0] = wasm_i64x2_shuffle(u0, u2, 0, 2);
+  p[1] = wasm_i64x2_shuffle(u0, u2, 1, 3);
+  p[2] = wasm_i64x2_shuffle(u1, u3, 0, 2);
+  p[3] = wasm_i64x2_shuffle(u1, u3, 1, 3);
+}
+
+/* The byte planes of a table of exactly 2^bits labels (bits <= 4): planes
+ * 0..3 for the low words, 4..7 for the high words of uint64 labels. Only
+ * the table's own bytes are read. */
+NGC_INLINE void table_planes(const uint8_t *table, v128_t p[8], const uint32_t bits,
+                             const uint32_t vw) {
+  const uint32_t nvec = ((4 * vw) << bits) / 16; /* 0 when the table is 8 bytes */
+  v128_t r[8];
+  for (uint32_t k = 0; k < 8; k++) r[k] = wasm_i64x2_const(0, 0);
+  if (nvec == 0) r[0] = wasm_v128_load64_zero(table);
+  for (uint32_t k = 0; k < nvec; k++) r[k] = wasm_v128_load(table + 16 * k);
+  if (vw == 1) {
+    byte_planes(r[0], r[1], r[2], r[3], p);
+    return;
   }
-  return t;
+  v128_t lo[4], hi[4];
+  for (uint32_t k = 0; k < 4; k++) {
+    lo[k] = wasm_i32x4_shuffle(r[2 * k], r[2 * k + 1], 0, 2, 4, 6);
+    hi[k] = wasm_i32x4_shuffle(r[2 * k], r[2 * k + 1], 1, 3, 5, 7);
+  }
+  byte_planes(lo[0], lo[1], lo[2], lo[3], p);
+  byte_planes(hi[0], hi[1], hi[2], hi[3], p + 4);
 }
 
-/* Bytes `b` (0..16 * nvec - 1) looked up in the table held in t[0..nvec):
- * swizzle gives 0 for lane indices >= 16, so each vector answers only its
- * own range and the results OR together. */
-NGC_INLINE v128_t lookup_bytes(v128_t b, const v128_t *t, const uint32_t nvec) {
-  v128_t r = wasm_i8x16_swizzle(t[0], b);
-  for (uint32_t k = 1; k < nvec; k++)
-    r = wasm_v128_or(r, wasm_i8x16_swizzle(t[k], wasm_i8x16_sub(b, wasm_i8x16_splat(16 * k))));
-  return r;
+/* The 16 indices of voxels 16 * g .. 16 * g + 15 of a block, one per byte. */
+NGC_INLINE v128_t indices16(const uint8_t *values, uint32_t g, const uint32_t bits) {
+  const v128_t low4 = wasm_i8x16_splat(0x0F);
+  if (bits == 1) {
+    const v128_t v = wasm_v128_load16_splat(values + 2 * (size_t)g);
+    const v128_t b = wasm_i8x16_shuffle(v, v, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    const v128_t bit = wasm_i8x16_const(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
+    return wasm_u8x16_min(wasm_v128_and(b, bit), wasm_i8x16_splat(1));
+  }
+  /* Nibbles first: byte k holds indices 2k (low) and 2k + 1 (high). */
+  const v128_t v = bits == 2 ? wasm_v128_load32_zero(values + 4 * (size_t)g)
+                             : wasm_v128_load64_zero(values + 8 * (size_t)g);
+  const v128_t n = wasm_i8x16_shuffle(wasm_v128_and(v, low4),
+                                      wasm_v128_and(wasm_u16x8_shr(v, 4), low4),
+                                      0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  if (bits == 4) return n;
+  const v128_t low2 = wasm_i8x16_splat(3);
+  return wasm_i8x16_shuffle(wasm_v128_and(n, low2), wasm_v128_and(wasm_u16x8_shr(n, 2), low2),
+                            0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
 }
 
-/* Decodes a block of 8-voxel rows whose table has at least 2^bits entries
- * (uint32: bits <= 4, uint64: bits <= 2, so the table fits in 4 vectors),
- * a row per step: uniform rows are one splat, others a few swizzles. */
-NGC_INLINE void decode_rows_simd(const uint32_t *values, const uint8_t *table, uint32_t by,
-                                 uint32_t ny, uint32_t nz, uint8_t *base, size_t row_stride,
-                                 size_t plane_stride, const uint32_t bits, const uint32_t vw) {
-  const uint32_t per_word = 32 / bits, mask = (1u << bits) - 1;
-  const uint32_t table_bytes = (4 * vw) << bits; /* exactly 2^bits labels */
-  const uint32_t nvec = table_bytes <= 16 ? 1 : table_bytes / 16;
-  v128_t t[4];
-  if (table_bytes == 8) t[0] = wasm_v128_load64_zero(table);
-  else for (uint32_t k = 0; k < nvec; k++) t[k] = wasm_v128_load(table + 16 * k);
-  const uint32_t field_mask = bits == 4 ? 0xFFFFFFFFu : (1u << (8 * bits)) - 1;
-  const uint32_t repeat = bits == 4 ? 0x11111111u : bits == 2 ? 0x5555u : 0xFFu;
-  for (uint32_t z = 0; z < nz; z++)
-    for (uint32_t y = 0; y < ny; y++) {
-      const uint32_t pos = (z * by + y) * 8;
-      const uint32_t word = ngc_load32(&values[pos / per_word]) >> ((pos % per_word) * bits);
-      uint8_t *out = base + z * plane_stride + y * row_stride;
-      const uint32_t first = word & mask;
-      if ((word & field_mask) == first * repeat) {
-        fill_row(out, table, first, 8, vw);
+/* Looks up 16 indices in 4 byte planes: r[0..3] get the uint32 labels of
+ * voxels 0-3, 4-7, 8-11, 12-15. */
+NGC_INLINE void lookup16(v128_t idx, const v128_t p[4], v128_t r[4]) {
+  const v128_t b0 = wasm_i8x16_swizzle(p[0], idx), b1 = wasm_i8x16_swizzle(p[1], idx);
+  const v128_t b2 = wasm_i8x16_swizzle(p[2], idx), b3 = wasm_i8x16_swizzle(p[3], idx);
+  const v128_t a_lo = wasm_i8x16_shuffle(b0, b1, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const v128_t a_hi = wasm_i8x16_shuffle(b0, b1, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const v128_t c_lo = wasm_i8x16_shuffle(b2, b3, 0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const v128_t c_hi = wasm_i8x16_shuffle(b2, b3, 8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  r[0] = wasm_i16x8_shuffle(a_lo, c_lo, 0, 8, 1, 9, 2, 10, 3, 11);
+  r[1] = wasm_i16x8_shuffle(a_lo, c_lo, 4, 12, 5, 13, 6, 14, 7, 15);
+  r[2] = wasm_i16x8_shuffle(a_hi, c_hi, 0, 8, 1, 9, 2, 10, 3, 11);
+  r[3] = wasm_i16x8_shuffle(a_hi, c_hi, 4, 12, 5, 13, 6, 14, 7, 15);
+}
+
+/* Decodes a block whose rows are 8 visible voxels of 8 (bx = nx = 8,
+ * by = ny = 8) and whose table holds at least 2^bits labels, bits <= 4. */
+NGC_INLINE void decode_rows_simd(const uint32_t *values, const uint8_t *table, uint32_t nz,
+                                 uint8_t *base, size_t row_stride, size_t plane_stride,
+                                 const uint32_t bits, const uint32_t vw) {
+  v128_t p[8];
+  table_planes(table, p, bits, vw);
+  /* uint64 labels below 2^32 (or sharing their high word) are common:
+   * then the high words need no lookup. */
+  int same_high = 0;
+  if (vw == 2) {
+    const uint32_t high = ngc_load32(table + 4);
+    same_high = 1;
+    for (uint32_t k = 1; k < (1u << bits); k++) same_high &= ngc_load32(table + 8 * k + 4) == high;
+    if (same_high) p[4] = wasm_i32x4_splat((int32_t)high);
+  }
+  const uint8_t *v = (const uint8_t *)values;
+  for (uint32_t z = 0; z < nz; z++) {
+    uint8_t *row = base + z * plane_stride;
+    for (uint32_t g = 4 * z; g < 4 * z + 4; g++, row += 2 * row_stride) {
+      const v128_t idx = indices16(v, g, bits);
+      v128_t lo[4];
+      lookup16(idx, p, lo);
+      if (vw == 1) {
+        wasm_v128_store(row, lo[0]);
+        wasm_v128_store(row + 16, lo[1]);
+        wasm_v128_store(row + row_stride, lo[2]);
+        wasm_v128_store(row + row_stride + 16, lo[3]);
         continue;
       }
-      const v128_t idx = wasm_i64x2_splat((int64_t)spread_indices(word, bits));
-      if (vw == 1) { /* 4 labels of 4 bytes per vector */
-        const v128_t lane = wasm_i8x16_const(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3);
-        v128_t lo = wasm_i8x16_shuffle(idx, idx, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-        v128_t hi = wasm_i8x16_shuffle(idx, idx, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7);
-        wasm_v128_store(out, lookup_bytes(wasm_i8x16_add(wasm_i8x16_shl(lo, 2), lane), t, nvec));
-        wasm_v128_store(out + 16, lookup_bytes(wasm_i8x16_add(wasm_i8x16_shl(hi, 2), lane), t, nvec));
-      } else { /* 2 labels of 8 bytes per vector */
-        const v128_t lane = wasm_i8x16_const(0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7);
-        v128_t v0 = wasm_i8x16_shuffle(idx, idx, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
-        v128_t v1 = wasm_i8x16_shuffle(idx, idx, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
-        v128_t v2 = wasm_i8x16_shuffle(idx, idx, 4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5);
-        v128_t v3 = wasm_i8x16_shuffle(idx, idx, 6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7);
-        wasm_v128_store(out, lookup_bytes(wasm_i8x16_add(wasm_i8x16_shl(v0, 3), lane), t, nvec));
-        wasm_v128_store(out + 16, lookup_bytes(wasm_i8x16_add(wasm_i8x16_shl(v1, 3), lane), t, nvec));
-        wasm_v128_store(out + 32, lookup_bytes(wasm_i8x16_add(wasm_i8x16_shl(v2, 3), lane), t, nvec));
-        wasm_v128_store(out + 48, lookup_bytes(wasm_i8x16_add(wasm_i8x16_shl(v3, 3), lane), t, nvec));
+      v128_t hi[4];
+      if (same_high) {
+        for (uint32_t k = 0; k < 4; k++) hi[k] = p[4];
+      } else {
+        lookup16(idx, p + 4, hi);
+      }
+      for (uint32_t k = 0; k < 4; k++) {
+        uint8_t *out = row + (k >= 2 ? row_stride : 0) + 32 * (k & 1);
+        wasm_v128_store(out, wasm_i32x4_shuffle(lo[k], hi[k], 0, 4, 1, 5));
+        wasm_v128_store(out + 16, wasm_i32x4_shuffle(lo[k], hi[k], 2, 6, 3, 7));
       }
     }
+  }
 }
 #endif
 
@@ -264,8 +317,8 @@ NGC_INLINE int decode_block(const uint32_t *values, const uint8_t *table,
   /* Only a table near the end of the chunk can be too short. */
   const int check = (uint64_t)entries < ((uint64_t)1 << bits);
 #ifdef __wasm_simd128__
-  if (!check && bx == 8 && nx == 8 && (vw == 1 ? bits <= 4 : bits <= 2)) {
-    decode_rows_simd(values, table, by, ny, nz, base, row_stride, plane_stride, bits, vw);
+  if (!check && bits <= 4 && bx == 8 && nx == 8 && by == 8 && ny == 8) {
+    decode_rows_simd(values, table, nz, base, row_stride, plane_stride, bits, vw);
     return NGC_OK;
   }
 #endif

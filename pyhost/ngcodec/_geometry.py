@@ -12,9 +12,11 @@ PRECOMPUTED_DTYPES = ("uint8", "int8", "uint16", "int16", "uint32", "int32",
 
 def xyz(value, name, minimum):
     """A 3-sequence of ints >= minimum, as a tuple (x, y, z)."""
-    if type(value) is tuple and len(value) == 3 and all(
-            type(v) is int and minimum <= v < 1 << 32 for v in value):
-        return value  # the common case, checked without copying
+    if type(value) is tuple and len(value) == 3:
+        x, y, z = value  # the common case, checked without copying
+        if (type(x) is int and type(y) is int and type(z) is int
+                and minimum <= x < 1 << 32 and minimum <= y < 1 << 32 and minimum <= z < 1 << 32):
+            return value
     try:  # operator.index: integers only (numpy ones too), never 64.5 -> 64
         values = tuple(operator.index(v) for v in value)
     except (TypeError, ValueError):

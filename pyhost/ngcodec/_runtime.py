@@ -143,48 +143,73 @@ def _u32(value):
     return value & 0xFFFFFFFF
 
 
-def _i32(value):
-    """An unsigned 32-bit value passed as a wasm i32 argument."""
-    return value - (1 << 32) if value >= (1 << 31) else value
-
-
 # wasmtime-py's Func.__call__ converts each argument through Val (~7 us per
 # argument); calling through wasmtime_func_call_unchecked with a reusable
-# array of raw values costs ~2 us in all. Every ngc_* export takes and
-# returns only i32, which is what "unchecked" requires of us.
+# array of raw values costs ~1 us in all. Every ngc_* export takes and
+# returns only i32, which is what "unchecked" requires of us. Our own
+# prototypes take plain addresses (wasmtime's own stay untouched).
 _call_unchecked = ctypes.CFUNCTYPE(
-    ctypes.POINTER(ffi.wasmtime_error_t), ctypes.POINTER(ffi.wasmtime_context_t),
-    ctypes.POINTER(ffi.wasmtime_func_t), ctypes.POINTER(ffi.wasmtime_val_raw_t),
-    ctypes.c_size_t, ctypes.POINTER(ctypes.POINTER(ffi.wasm_trap_t)),
+    ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+    ctypes.c_size_t, ctypes.c_void_p,
 )(("wasmtime_func_call_unchecked", ffi.dll))
-# Our own prototypes (wasmtime's own stay untouched); memory_data returns a
-# plain integer address.
 _memory_data = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)(
     ("wasmtime_memory_data", ffi.dll))
 
+# Linear memory is 32-bit: no pointer, size or argument reaches 2**32.
+MAX_WASM_BYTES = (1 << 32) - 1
+_RAW_WORDS = ctypes.sizeof(ffi.wasmtime_val_raw_t) // 4
+
 
 class _RawFunc:
-    """An exported i32 function called through the unchecked API."""
+    """An exported i32 function called through the unchecked API.
 
-    __slots__ = ("context", "func", "values", "size")
+    Arguments are unsigned 32-bit values (pointers, sizes) or negative
+    status codes; both are written as their 32-bit pattern. The result is
+    the i32 read as signed (a status) -- see _u32 for pointers.
+    """
+
+    __slots__ = ("context", "func", "func_struct", "values", "words", "result", "trap",
+                 "size")
 
     def __init__(self, store, func, nparams):
-        self.context = store._context()
-        self.func = ctypes.byref(func._func)
+        # Plain addresses: the Instance keeps the store alive, and we keep
+        # the wasmtime_func_t they point into.
+        self.context = ctypes.cast(store._context(), ctypes.c_void_p).value
+        self.func_struct = func._func
+        self.func = ctypes.addressof(self.func_struct)
         self.size = max(nparams, 1)
-        self.values = (ffi.wasmtime_val_raw_t * self.size)()
+        values = (ffi.wasmtime_val_raw_t * self.size)()
+        self.values = ctypes.addressof(values)
+        # Views of the same bytes: setting a c_uint32 element creates no
+        # Python object, and wraps negatives to their 32-bit pattern.
+        self.words = (ctypes.c_uint32 * (_RAW_WORDS * self.size)).from_buffer(values)
+        self.result = ctypes.c_int32.from_buffer(values)
+        self.trap = ctypes.c_void_p()
 
     def __call__(self, *args):
-        values = self.values
-        for i, arg in enumerate(args):
-            values[i].i32 = arg
-        trap = ctypes.POINTER(ffi.wasm_trap_t)()
-        error = _call_unchecked(self.context, self.func, values, self.size, ctypes.byref(trap))
+        words = self.words
+        i = 0
+        for arg in args:
+            words[i] = arg
+            i += _RAW_WORDS
+        trap = self.trap
+        trap.value = None
+        error = _call_unchecked(self.context, self.func, self.values, self.size,
+                                ctypes.addressof(trap))
         if error:
-            raise wasmtime.WasmtimeError._from_ptr(error)
-        if trap:
-            raise wasmtime.Trap._from_ptr(trap)
-        return values[0].i32
+            raise wasmtime.WasmtimeError._from_ptr(
+                ctypes.cast(error, ctypes.POINTER(ffi.wasmtime_error_t)))
+        if trap.value:
+            raise wasmtime.Trap._from_ptr(ctypes.cast(trap.value, ctypes.POINTER(ffi.wasm_trap_t)))
+        return self.result.value
+
+
+def _address(array):
+    """Address of a C-contiguous ndarray's data (from_buffer is 4x faster
+    than .ctypes.data but needs a writable buffer)."""
+    if array.flags.writeable:
+        return ctypes.addressof(ctypes.c_char.from_buffer(array))
+    return array.ctypes.data
 
 
 class Instance:
@@ -214,6 +239,7 @@ class Instance:
                                 "ngc_cseg_encode_bound", "ngc_cseg_encode", "ngc_cseg_decode")}
         exports["_initialize"](self.store)
         self.chunk_ptr = self._malloc(_CHUNK_BYTES + 8)
+        self._last_chunk = None
         self.ret_ptr = self.chunk_ptr + _CHUNK_BYTES
         self._slots = [[0, 0], [0, 0]]  # [ptr, capacity] for input, output
         self.used = False  # buffers were handed out at least once
@@ -221,7 +247,10 @@ class Instance:
 
     # -- memory -------------------------------------------------------------
     def _malloc(self, size):
-        ptr = _u32(self.fn["malloc"](_i32(max(size, 1))))
+        if size > MAX_WASM_BYTES:
+            raise ResourceLimitError(
+                f"cannot allocate {size:,} bytes in the module's 32-bit memory")
+        ptr = _u32(self.fn["malloc"](max(size, 1)))
         if ptr == 0:
             raise ResourceLimitError(
                 f"cannot allocate {size} bytes in the module's memory"
@@ -235,7 +264,7 @@ class Instance:
         entry = self._slots[slot]
         if entry[1] < size:
             if entry[0]:
-                self.fn["free"](_i32(entry[0]))
+                self.fn["free"](entry[0])
                 entry[0] = entry[1] = 0
             entry[0] = self._malloc(size)
             entry[1] = size
@@ -266,13 +295,13 @@ class Instance:
     def write(self, ptr, data, size):
         """Copies *size* bytes in from bytes or a C-contiguous ndarray."""
         if size:
-            source = data if type(data) is bytes else data.ctypes.data
+            source = data if type(data) is bytes else _address(data)
             ctypes.memmove(self.base() + ptr, source, size)
 
     def read_into(self, ptr, out):
         """Copies len(out) bytes out into a writable C-contiguous ndarray."""
         if out.nbytes:
-            ctypes.memmove(out.ctypes.data, self.base() + ptr, out.nbytes)
+            ctypes.memmove(_address(out), self.base() + ptr, out.nbytes)
 
     def read_bytes(self, ptr, size, mutable=False):
         if mutable:
@@ -287,8 +316,13 @@ class Instance:
         return ctypes.c_uint32.from_address(self.base() + ptr).value
 
     def set_chunk(self, size, num_channels, value_bytes, block_size=(1, 1, 1)):
-        ctypes.memmove(self.base() + self.chunk_ptr, _CHUNK_STRUCT.pack(
-            *size, num_channels, value_bytes, *block_size, 0, 0), _CHUNK_BYTES)
+        """Writes the call's ngc_chunk; the module writes only its fail_*
+        fields, so a geometry equal to the last one is already there."""
+        key = (size, num_channels, value_bytes, block_size)
+        if key != self._last_chunk:
+            ctypes.memmove(self.base() + self.chunk_ptr, _CHUNK_STRUCT.pack(
+                *size, num_channels, value_bytes, *block_size, 0, 0), _CHUNK_BYTES)
+            self._last_chunk = key
 
     def failure_place(self):
         """(channel, block index) written by the codec on its last error."""
@@ -297,7 +331,8 @@ class Instance:
                 ctypes.c_uint32.from_address(base + 4).value)
 
     def call(self, name, *args):
-        return self.fn[name](*[_i32(a) for a in args])
+        """Calls export *name*; arguments are below 2**32 or negative."""
+        return self.fn[name](*args)
 
     def error_name(self, status):
         ptr = _u32(self.fn["ngc_error_name"](status))
