@@ -168,12 +168,13 @@ NGC_INLINE uint32_t index_at(const uint32_t *values, uint32_t pos, const uint32_
 
 #ifdef __wasm_simd128__
 
-/* Full 8x8 rows of blocks with tables of up to 16 labels (bits <= 4) are
- * decoded 16 voxels (two rows) per step with byte-plane lookups: the table
- * is transposed once per block into byte planes (plane j holds byte j of
- * every label), so one swizzle per plane looks up 16 voxels at once, and
- * interleaving the planes rebuilds the labels. No branch depends on the
- * data: blocks mixing uniform and varied rows cost the same. */
+/* Blocks of full 8x8 rows with tables of up to 16 labels (bits <= 4) are
+ * decoded 16 voxels (two rows) per step with swizzle lookups. Mostly by
+ * byte planes: the table is transposed once per block (plane j holds byte
+ * j of every label), one swizzle per plane looks up 16 voxels at once, and
+ * interleaving the planes rebuilds the labels. uint64 tables of up to 4
+ * labels use word tables instead (lookup16_words). No branch depends on
+ * the voxels: blocks mixing uniform and varied rows cost the same. */
 
 /* Byte planes of 16 uint32 labels held 4 per vector in t0..t3. */
 NGC_INLINE void byte_planes(v128_t t0, v128_t t1, v128_t t2, v128_t t3, v128_t p[4]) {
@@ -253,49 +254,91 @@ NGC_INLINE void lookup16(v128_t idx, const v128_t p[4], v128_t r[4]) {
   r[3] = wasm_i16x8_shuffle(a_hi, c_hi, 4, 12, 5, 13, 6, 14, 7, 15);
 }
 
-/* Decodes a block whose rows are 8 visible voxels of 8 (bx = nx = 8,
- * by = ny = 8) and whose table holds at least 2^bits labels, bits <= 4. */
-NGC_INLINE void decode_rows_simd(const uint32_t *values, const uint8_t *table, uint32_t nz,
-                                 uint8_t *base, size_t row_stride, size_t plane_stride,
-                                 const uint32_t bits, const uint32_t vw) {
-  v128_t p[8];
-  table_planes(table, p, bits, vw);
-  /* uint64 labels below 2^32 (or sharing their high word) are common:
-   * then the high words need no lookup. */
-  int same_high = 0;
-  if (vw == 2) {
-    const uint32_t high = ngc_load32(table + 4);
-    same_high = 1;
-    for (uint32_t k = 1; k < (1u << bits); k++) same_high &= ngc_load32(table + 8 * k + 4) == high;
-    if (same_high) p[4] = wasm_i32x4_splat((int32_t)high);
+/* uint64 tables of up to 4 labels: their low and their high words fit one
+ * vector each, and byte 4 * i + j of a vector is byte j of word i, so a
+ * swizzle fetches whole words of 4 voxels: cheaper than 8 byte planes. */
+NGC_INLINE void lookup16_words(v128_t idx, v128_t words_lo, v128_t words_hi, v128_t lo[4],
+                               v128_t hi[4]) {
+  const v128_t i4 = wasm_i8x16_shl(idx, 2);
+  const v128_t lane = wasm_i8x16_const(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3);
+  const v128_t b[4] = {
+      wasm_i8x16_add(wasm_i8x16_shuffle(i4, i4, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3), lane),
+      wasm_i8x16_add(wasm_i8x16_shuffle(i4, i4, 4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7), lane),
+      wasm_i8x16_add(wasm_i8x16_shuffle(i4, i4, 8, 8, 8, 8, 9, 9, 9, 9, 10, 10, 10, 10, 11, 11, 11, 11), lane),
+      wasm_i8x16_add(wasm_i8x16_shuffle(i4, i4, 12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15), lane)};
+  for (uint32_t k = 0; k < 4; k++) {
+    lo[k] = wasm_i8x16_swizzle(words_lo, b[k]);
+    hi[k] = wasm_i8x16_swizzle(words_hi, b[k]);
   }
-  const uint8_t *v = (const uint8_t *)values;
+}
+
+/* How decode_rows_simd finds the labels of 16 voxels. */
+enum {
+  BY_PLANES,     /* byte planes: uint32 (bits <= 4), uint64 (bits == 4) */
+  BY_PLANES_LOW, /* uint64 whose labels share one high word: planes of the low words */
+  BY_WORDS       /* uint64, bits <= 2: word tables (lookup16_words) */
+};
+
+/* Decodes the nz planes of a block whose rows are 8 visible voxels of 8
+ * (bx = nx = 8, by = ny = 8), two rows per step, with lookups `how`. */
+NGC_INLINE void rows_simd(const uint8_t *values, uint32_t nz, uint8_t *base, size_t row_stride,
+                          size_t plane_stride, const v128_t p[8], const v128_t words[2],
+                          const uint32_t bits, const uint32_t vw, const int how) {
   for (uint32_t z = 0; z < nz; z++) {
     uint8_t *row = base + z * plane_stride;
     for (uint32_t g = 4 * z; g < 4 * z + 4; g++, row += 2 * row_stride) {
-      const v128_t idx = indices16(v, g, bits);
-      v128_t lo[4];
-      lookup16(idx, p, lo);
-      if (vw == 1) {
-        wasm_v128_store(row, lo[0]);
-        wasm_v128_store(row + 16, lo[1]);
-        wasm_v128_store(row + row_stride, lo[2]);
-        wasm_v128_store(row + row_stride + 16, lo[3]);
-        continue;
-      }
-      v128_t hi[4];
-      if (same_high) {
-        for (uint32_t k = 0; k < 4; k++) hi[k] = p[4];
+      const v128_t idx = indices16(values, g, bits);
+      /* lo[k], hi[k]: low and high words of voxels 4k..4k+3 */
+      v128_t lo[4], hi[4];
+      if (how == BY_WORDS) {
+        lookup16_words(idx, words[0], words[1], lo, hi);
       } else {
-        lookup16(idx, p + 4, hi);
+        lookup16(idx, p, lo);
+        if (how == BY_PLANES_LOW) hi[0] = hi[1] = hi[2] = hi[3] = p[4];
+        else if (vw == 2) lookup16(idx, p + 4, hi);
       }
       for (uint32_t k = 0; k < 4; k++) {
-        uint8_t *out = row + (k >= 2 ? row_stride : 0) + 32 * (k & 1);
-        wasm_v128_store(out, wasm_i32x4_shuffle(lo[k], hi[k], 0, 4, 1, 5));
-        wasm_v128_store(out + 16, wasm_i32x4_shuffle(lo[k], hi[k], 2, 6, 3, 7));
+        uint8_t *out = row + (k >= 2 ? row_stride : 0) + 16 * vw * (k & 1);
+        if (vw == 1) {
+          wasm_v128_store(out, lo[k]);
+        } else {
+          wasm_v128_store(out, wasm_i32x4_shuffle(lo[k], hi[k], 0, 4, 1, 5));
+          wasm_v128_store(out + 16, wasm_i32x4_shuffle(lo[k], hi[k], 2, 6, 3, 7));
+        }
       }
     }
   }
+}
+
+/* Decodes a block of full 8x8 rows (see rows_simd) whose table holds at
+ * least 2^bits labels, bits <= 4. */
+NGC_INLINE void decode_rows_simd(const uint32_t *values, const uint8_t *table, uint32_t nz,
+                                 uint8_t *base, size_t row_stride, size_t plane_stride,
+                                 const uint32_t bits, const uint32_t vw) {
+  const uint8_t *v = (const uint8_t *)values;
+  v128_t p[8], words[2];
+  if (vw == 2 && bits <= 2) {
+    const v128_t r0 = wasm_v128_load(table); /* labels 0, 1 */
+    const v128_t r1 = bits == 2 ? wasm_v128_load(table + 16) : wasm_i64x2_const(0, 0);
+    words[0] = wasm_i32x4_shuffle(r0, r1, 0, 2, 4, 6);
+    words[1] = wasm_i32x4_shuffle(r0, r1, 1, 3, 5, 7);
+    rows_simd(v, nz, base, row_stride, plane_stride, p, words, bits, vw, BY_WORDS);
+    return;
+  }
+  table_planes(table, p, bits, vw);
+  if (vw == 2) {
+    /* Labels below 2^32 (or sharing their high word) are common: then the
+     * high words need no lookup. */
+    const uint32_t high = ngc_load32(table + 4);
+    uint32_t same = 1;
+    for (uint32_t k = 1; k < (1u << bits); k++) same &= ngc_load32(table + 8 * k + 4) == high;
+    if (same) {
+      p[4] = wasm_i32x4_splat((int32_t)high);
+      rows_simd(v, nz, base, row_stride, plane_stride, p, words, bits, vw, BY_PLANES_LOW);
+      return;
+    }
+  }
+  rows_simd(v, nz, base, row_stride, plane_stride, p, words, bits, vw, BY_PLANES);
 }
 #endif
 

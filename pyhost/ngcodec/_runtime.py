@@ -152,8 +152,22 @@ _call_unchecked = ctypes.CFUNCTYPE(
     ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
     ctypes.c_size_t, ctypes.c_void_p,
 )(("wasmtime_func_call_unchecked", ffi.dll))
-_memory_data = ctypes.CFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)(
+# Every ctypes call through a CFUNCTYPE releases and re-takes the GIL; with
+# another thread waiting for it, each is a hand-over that costs a thread
+# wake-up. Only the module call and large copies are worth that: the memory
+# base and small copies hold the GIL (PYFUNCTYPE).
+_memory_data = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)(
     ("wasmtime_memory_data", ffi.dll))
+_memmove_holding_gil = ctypes.PYFUNCTYPE(
+    ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)(ctypes._memmove_addr)
+SMALL_COPY_BYTES = 256 << 10  # ~5 us: less than two GIL hand-overs
+
+
+def _memmove(dst, src, size):
+    if size <= SMALL_COPY_BYTES:
+        _memmove_holding_gil(dst, src, size)
+    else:
+        ctypes.memmove(dst, src, size)
 
 # Linear memory is 32-bit: no pointer, size or argument reaches 2**32.
 MAX_WASM_BYTES = (1 << 32) - 1
@@ -296,12 +310,12 @@ class Instance:
         """Copies *size* bytes in from bytes or a C-contiguous ndarray."""
         if size:
             source = data if type(data) is bytes else _address(data)
-            ctypes.memmove(self.base() + ptr, source, size)
+            _memmove(self.base() + ptr, source, size)
 
     def read_into(self, ptr, out):
         """Copies len(out) bytes out into a writable C-contiguous ndarray."""
         if out.nbytes:
-            ctypes.memmove(_address(out), self.base() + ptr, out.nbytes)
+            _memmove(_address(out), self.base() + ptr, out.nbytes)
 
     def read_bytes(self, ptr, size, mutable=False):
         if mutable:
@@ -320,7 +334,7 @@ class Instance:
         fields, so a geometry equal to the last one is already there."""
         key = (size, num_channels, value_bytes, block_size)
         if key != self._last_chunk:
-            ctypes.memmove(self.base() + self.chunk_ptr, _CHUNK_STRUCT.pack(
+            _memmove(self.base() + self.chunk_ptr, _CHUNK_STRUCT.pack(
                 *size, num_channels, value_bytes, *block_size, 0, 0), _CHUNK_BYTES)
             self._last_chunk = key
 

@@ -1,0 +1,561 @@
+"""Every per-block decoding path of wasm_src/cseg.c (``decode_block``) gives
+the right labels, checked against the source arrays (never against
+ngcodec's own encoder), on chunks written by independent encoders: the spec
+writer ``common.reference_encode`` and the ``compressed_segmentation``
+package.
+
+Paths pinned (a block with bits != 0; "check" means the table has fewer
+than 2^bits entries up to the end of the chunk):
+
+- SIMD byte planes (``decode_rows_simd``): unchecked, bits 1/2/4, block and
+  visible x == y == 8, any block/visible z; uint32, and uint64 with all
+  2^bits loaded entries sharing one high word (``same_high``) or not,
+  including tables whose only odd high word is the first or the last entry;
+- fused one-word rows: unchecked, (32 / bits) % block x == 0 (partial x or
+  y rows of 8-wide blocks, narrow blocks);
+- scratch unpack, unchecked and checked (table at the end of the chunk,
+  fewer than 2^bits entries), and the per-voxel fallback (block volume >
+  32768), unchecked and checked;
+- bits 0 (``fill_block``);
+- an index past a short final table raises InvalidFormatError, for a
+  visible voxel and for a padding voxel.
+
+``paths()`` mirrors the dispatch of decode_block from the block headers
+alone; it only guards that the data of each test really reaches the paths
+the test is about.
+"""
+
+import collections
+
+import numpy as np
+import pytest
+
+import common
+import ngcodec
+from ngcodec import compressed_segmentation as cseg
+
+import compressed_segmentation as cs  # noqa: E402  (peer, must be installed)
+
+DTYPES = ["uint32", "uint64"]
+BITS = [1, 2, 4]
+SCRATCH_INDICES = 32768
+HIGH = 0xDEADBEEF
+HIGH_MODES = ["below32", "one_high", "random64", "last_high_differs", "first_high_differs"]
+
+
+# --------------------------------------------------------------------------
+# Which path each block takes (from the headers: independent of ngcodec)
+# --------------------------------------------------------------------------
+
+def paths(buf, chunk_size, block_size, dtype, num_channels=1):
+    """Per block, a dict: channel, block, path, entries, table_end (the
+    table's 2^bits entries end exactly at the end of the chunk)."""
+    vw = np.dtype(dtype).itemsize // 4
+    w = np.frombuffer(bytes(buf), "<u4")
+    n = w.size
+    bx, by, bz = block_size
+    volume = bx * by * bz
+    out = []
+    for c, (off, rows) in enumerate(common.block_headers(buf, chunk_size, block_size,
+                                                         num_channels)):
+        m = n - off
+        for b, _, (vx, vy, vz) in common._blocks(chunk_size, block_size):
+            table_offset, bits, _ = (int(v) for v in rows[b])
+            entries = (m - table_offset) // vw
+            info = dict(channel=c, block=b, entries=entries, partial_z=vz < bz,
+                        table_end=bits != 0 and table_offset + (vw << bits) == m)
+            check = entries < (1 << bits)
+            if bits == 0:
+                path = "fill"
+            elif not check and bits <= 4 and bx == vx == 8 and by == vy == 8:
+                path = "simd"
+                if vw == 2:
+                    start = off + table_offset
+                    highs = w[start + 1:start + 2 * (1 << bits):2]
+                    path += "_same_high" if (highs == highs[0]).all() else "_mixed_high"
+            elif not check and (32 // bits) % bx == 0:
+                path = "fused"
+            elif volume <= SCRATCH_INDICES:
+                path = "scratch_checked" if check else "scratch"
+            else:
+                path = "per_voxel_checked" if check else "per_voxel"
+            info["path"] = path
+            out.append(info)
+    return out
+
+
+def path_counts(buf, chunk_size, block_size, dtype, num_channels=1):
+    counts = collections.Counter()
+    for info in paths(buf, chunk_size, block_size, dtype, num_channels):
+        counts[info["path"]] += 1
+        if info["path"].startswith("simd"):
+            counts["simd"] += info["path"] != "simd"
+            counts["simd_partial_z"] += info["partial_z"]
+    return counts
+
+
+# --------------------------------------------------------------------------
+# Data: per block, k labels and index rows of known shapes
+# --------------------------------------------------------------------------
+
+def block_labels(rng, k, dtype, mode):
+    """*k* distinct labels of *dtype*, ascending (so label i gets index i in
+    a spec table)."""
+    if np.dtype(dtype) == np.uint32 or mode == "below32":
+        labels = np.sort(common.random_labels(rng, k, "uint32")).astype(dtype)
+        return labels
+    if mode == "random64":
+        return np.sort(common.random_labels(rng, k, "uint64"))
+    lows = np.sort(common.random_labels(rng, k, "uint32")).astype(np.uint64)
+    labels = np.uint64(HIGH << 32) | lows
+    if mode == "last_high_differs" and k > 1:
+        labels[-1] = np.uint64((HIGH + 1) << 32) | lows[-1]
+    elif mode == "first_high_differs" and k > 1:
+        labels[0] = np.uint64((HIGH - 1) << 32) | lows[0]
+    else:
+        assert mode in ("one_high", "last_high_differs", "first_high_differs"), mode
+    return labels
+
+
+def block_indices(rng, shape, k):
+    """(vz, vy, vx) indices in [0, k): rows that are uniform (their value
+    cycling through every index), alternating (0 / k-1 or a random pair),
+    ramps and random; then every index 0..k-1 is made to appear."""
+    vz, vy, vx = shape
+    idx = np.empty(shape, np.int64)
+    x = np.arange(vx)
+    uniform = alternating = 0
+    for z in range(vz):
+        for y in range(vy):
+            kind = int(rng.integers(0, 4))
+            if kind == 0:
+                idx[z, y] = uniform % k
+                uniform += 1
+            elif kind == 1:
+                if alternating % 2 == 0 or k == 1:
+                    a, b = 0, k - 1
+                else:
+                    a = int(rng.integers(0, k))
+                    b = (a + 1 + int(rng.integers(0, k - 1))) % k
+                if alternating % 4 >= 2:
+                    a, b = b, a
+                idx[z, y] = np.where(x % 2, b, a)
+                alternating += 1
+            elif kind == 2:
+                idx[z, y] = (x + int(rng.integers(0, k))) % k
+            else:
+                idx[z, y] = rng.integers(0, k, size=vx)
+    flat = idx.reshape(-1)
+    counts = np.bincount(flat, minlength=k)
+    for missing in np.flatnonzero(counts == 0):
+        for p in rng.permutation(flat.size):
+            if counts[flat[p]] > 1:
+                counts[flat[p]] -= 1
+                flat[p] = missing
+                counts[missing] += 1
+                break
+    assert (counts > 0).all()
+    return idx
+
+
+def patterned(chunk_size, block_size, bits, dtype, *, ks="mixed", modes=("random64",),
+              pool=None, seed=0, last=None):
+    """A (Z, Y, X) array built block by block.
+
+    ks: "exact" (every block has 2^bits labels) or "mixed" (2^bits, 2^bits,
+    then a random count in 1..2^bits, in turn). modes: uint64 label kinds
+    used in turn (see block_labels). pool: when set, each block takes one of
+    *pool* label sets per (k, mode), so tables are shared. last: a label
+    count for the last block, which then gets fresh labels (so with
+    tables="last" its table ends the chunk). A block never has more labels
+    than visible voxels; each of its k labels appears."""
+    rng = np.random.default_rng(seed)
+    X, Y, Z = chunk_size
+    a = np.zeros((Z, Y, X), dtype=dtype)
+    blocks = list(common._blocks(chunk_size, block_size))
+    sets = {}
+    for b, (x0, y0, z0), (vx, vy, vz) in blocks:
+        if ks == "exact":
+            k = 1 << bits
+        else:
+            k = (1 << bits) if b % 3 < 2 else int(rng.integers(1, (1 << bits) + 1))
+        mode = modes[b % len(modes)]
+        fresh = pool is None
+        if last is not None and b == len(blocks) - 1:
+            k, fresh = last, True
+        k = min(k, vx * vy * vz)
+        if fresh:
+            labels = block_labels(rng, k, dtype, mode)
+        else:
+            choices = sets.setdefault((k, mode), [block_labels(rng, k, dtype, mode)
+                                                  for _ in range(pool)])
+            labels = choices[int(rng.integers(0, pool))]
+        idx = block_indices(rng, (vz, vy, vx), k)
+        a[z0:z0 + vz, y0:y0 + vy, x0:x0 + vx] = labels[idx]
+        assert np.array_equal(np.unique(labels[idx]), labels)
+    return a
+
+
+# --------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------
+
+def chunk_of(a):
+    """(x, y, z) chunk size of a (C, Z, Y, X) or (Z, Y, X) array."""
+    return tuple(a.shape[::-1][:3])
+
+
+def cs_compress(a, block_size):
+    """compressed_segmentation package encoding of a (Z, Y, X) array."""
+    return bytes(cs.compress(np.ascontiguousarray(a).T, block_size=tuple(block_size), order="F"))
+
+
+def assert_decodes(buf, a, block_size, reference=True):
+    """ngcodec decodes *buf* to *a* ((C, Z, Y, X) or (Z, Y, X)); with
+    *reference*, so does the spec reader (the chunk is valid)."""
+    a4 = a if a.ndim == 4 else a[np.newaxis]
+    C, Z, Y, X = a4.shape
+    got = cseg.decode(buf, (X, Y, Z), a4.dtype, block_size, C)
+    assert got.shape == a4.shape
+    np.testing.assert_array_equal(got, a4)
+    if reference:
+        ref = common.reference_decode(buf, (X, Y, Z), block_size, a4.dtype, C)
+        np.testing.assert_array_equal(ref, a4)
+
+
+def set_index(buf, off, values_offset, pos, bits, value):
+    """*buf* with index *pos* (x fastest, full block) of the block whose
+    values start at word *values_offset* of the channel at *off* set to
+    *value*."""
+    w = np.frombuffer(bytes(buf), "<u4").copy()
+    per_word = 32 // bits
+    word = off + values_offset + pos // per_word
+    shift = (pos % per_word) * bits
+    mask = ((1 << bits) - 1) << shift
+    w[word] = (int(w[word]) & ~mask & 0xFFFFFFFF) | (value << shift)
+    return w.tobytes()
+
+
+# --------------------------------------------------------------------------
+# Geometry matrix: full and partial blocks of 8x8xZ
+# --------------------------------------------------------------------------
+
+BLOCKS_8x8 = [(8, 8, 8), (8, 8, 4), (8, 8, 16), (8, 8, 1), (8, 8, 3)]
+
+
+def _chunk(block_size, partial):
+    """A chunk of 2x2xN blocks, partial along the axes named in *partial*."""
+    bz = block_size[2]
+    x = 13 if "x" in partial else 16
+    y = 11 if "y" in partial else 16
+    z = bz + -(-bz // 2) if "z" in partial else 2 * bz
+    return (x, y, z)
+
+
+GEOMETRIES = [(block, partial) for block in BLOCKS_8x8
+              for partial in ["full", "z", "x", "y", "xyz"]
+              if not (partial == "z" and block[2] == 1)]
+GEOMETRY_IDS = ["b%dx%dx%d-" % block + partial for block, partial in GEOMETRIES]
+
+ENCODINGS = {
+    # name: reference_encode arguments (width: True = forced to the test's bits)
+    "natural-first": dict(tables="first"),
+    "natural-last-padrand": dict(tables="last", padding="random"),
+    "width-last-padrand": dict(tables="last", padding="random", width=True),
+    "width-first-unshared": dict(tables="first", width=True, share=False, padding="random"),
+}
+
+
+def _encode(a, block_size, bits, name, seed=0):
+    kwargs = dict(ENCODINGS[name])
+    if kwargs.pop("width", False):
+        kwargs["width"] = bits
+    return common.reference_encode(a[np.newaxis], block_size, seed=seed, **kwargs)
+
+
+@pytest.mark.parametrize("block_size,partial", GEOMETRIES, ids=GEOMETRY_IDS)
+@pytest.mark.parametrize("bits", BITS, ids=lambda b: f"bits{b}")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_geometry_matrix(dtype, bits, block_size, partial):
+    chunk_size = _chunk(block_size, partial)
+    a = patterned(chunk_size, block_size, bits, dtype, modes=HIGH_MODES, pool=2,
+                  seed=bits * 100 + BLOCKS_8x8.index(block_size) * 10 + len(partial))
+    seen = collections.Counter()
+    for i, name in enumerate(ENCODINGS):
+        buf = _encode(a, block_size, bits, name, seed=i)
+        assert_decodes(buf, a, block_size)
+        counts = path_counts(buf, chunk_size, block_size, dtype)
+        if name.startswith("width"):
+            assert set(common.bits_histogram(buf, chunk_size, block_size)) == {bits}
+        seen.update(counts)
+    buf = cs_compress(a, block_size)
+    assert_decodes(buf, a, block_size, reference=False)
+    seen.update(path_counts(buf, chunk_size, block_size, dtype))
+    # Full 8x8 blocks exist in every geometry here; partial x or y blocks
+    # take the fused path (or the scratch one when checked).
+    assert seen["simd"] > 0, seen
+    if "z" in partial:
+        assert seen["simd_partial_z"] > 0, seen
+    if "x" in partial or "y" in partial:
+        assert seen["fused"] > 0, seen
+    if dtype == "uint64":
+        assert seen["simd_same_high"] > 0 and seen["simd_mixed_high"] > 0, seen
+
+
+# --------------------------------------------------------------------------
+# uint64 high words in the SIMD path
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("block_size", [(8, 8, 8), (8, 8, 3), (8, 8, 1)],
+                         ids=lambda b: "b%dx%dx%d" % b)
+@pytest.mark.parametrize("mode", HIGH_MODES)
+@pytest.mark.parametrize("bits", BITS, ids=lambda b: f"bits{b}")
+def test_uint64_high_words(bits, mode, block_size):
+    """Every block is a SIMD block with exactly 2^bits labels, every index
+    used (so index 2^bits - 1, the last table entry, is read)."""
+    bz = block_size[2]
+    chunk_size = (16, 16, bz + -(-bz // 2))
+    a = patterned(chunk_size, block_size, bits, "uint64", ks="exact", modes=(mode,),
+                  seed=7 + bits)
+    nblocks = 4 * common.ceil_div(chunk_size[2], bz)
+    for tables in ["first", "last"]:
+        for padding in ["zero", "random"]:
+            buf = common.reference_encode(a[np.newaxis], block_size, tables=tables,
+                                          padding=padding, seed=bits)
+            assert_decodes(buf, a, block_size)
+            counts = path_counts(buf, chunk_size, block_size, "uint64")
+            expected = "simd_same_high" if mode in ("below32", "one_high") else "simd_mixed_high"
+            assert counts[expected] == nblocks, counts
+    assert_decodes(cs_compress(a, block_size), a, block_size, reference=False)
+
+
+def test_uint64_high_word_only_in_last_entry_byte_patterns():
+    """Hand-made 8x8x1 bits-2 blocks whose 4 labels differ from each other
+    only in one byte of the high word of entry 3 (or entry 0), each byte
+    position in turn; rows use index 3 (and 0) uniformly and alternately."""
+    rows = np.array([[3] * 8, [0, 3] * 4, [0] * 8, [1, 2] * 4,
+                     [3, 2, 1, 0] * 2, [2] * 8, [1] * 8, [3, 0] * 4])
+    blocks = []
+    for entry in (0, 3):
+        for byte in range(4):
+            labels = np.full(4, HIGH << 32, np.uint64) | np.arange(4, dtype=np.uint64) * 0x01010101
+            labels[entry] ^= np.uint64(1 << (32 + 8 * byte))
+            blocks.append(labels[rows])
+    a = np.concatenate(blocks, axis=1)[np.newaxis]  # (1, 8 * 8, 8): blocks along y
+    block_size = (8, 8, 1)
+    for tables in ["first", "last"]:
+        buf = common.reference_encode(a[np.newaxis], block_size, tables=tables, width=2)
+        counts = path_counts(buf, chunk_of(a), block_size, "uint64")
+        assert counts["simd_mixed_high"] == len(blocks), counts
+        assert_decodes(buf, a, block_size)
+
+
+# --------------------------------------------------------------------------
+# Tables at the end of the chunk: checked and exact-length unchecked blocks
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("block_size", [(8, 8, 8), (8, 8, 3)], ids=lambda b: "b%dx%dx%d" % b)
+@pytest.mark.parametrize("bits", BITS, ids=lambda b: f"bits{b}")
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("last", ["exact", "short"])
+def test_last_table_ends_chunk(last, dtype, bits, block_size):
+    """tables="last", width forced: the last block's fresh table ends the
+    chunk. With exactly 2^bits labels it is an unchecked SIMD block reading
+    up to the very last byte; with fewer it is checked (scratch path)."""
+    bz = block_size[2]
+    chunk_size = (16, 16, 2 * bz)
+    k_last = (1 << bits) if last == "exact" else (1 << bits) - 1
+    a = patterned(chunk_size, block_size, bits, dtype, modes=HIGH_MODES, pool=2,
+                  seed=bits + 31, last=k_last)
+    for padding in ["zero", "random"]:
+        buf = common.reference_encode(a[np.newaxis], block_size, tables="last", width=bits,
+                                      padding=padding, seed=5)
+        assert_decodes(buf, a, block_size)
+        info = paths(buf, chunk_size, block_size, dtype)[-1]
+        if last == "exact":
+            assert info["path"].startswith("simd") and info["table_end"], info
+        else:
+            assert info["path"] == "scratch_checked" and info["entries"] == k_last, info
+
+
+@pytest.mark.parametrize("bits", BITS, ids=lambda b: f"bits{b}")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_short_tables_everywhere(dtype, bits):
+    """Width 4 on blocks of 1-3 labels, tables last and shared: many blocks
+    are checked, on 8x8 and on partial rows, and still decode."""
+    chunk_size = (13, 16, 11)
+    block_size = (8, 8, 4)
+    rng = np.random.default_rng(bits)
+    palette = common.random_labels(rng, 5, dtype)
+    a = palette[rng.integers(0, 2, size=chunk_size[::-1]) + rng.integers(0, 2) * 3]
+    # Each block: at most 2 labels from {p0, p1} or {p3, p4}.
+    for tables in ["first", "last"]:
+        buf = common.reference_encode(a[np.newaxis], block_size, tables=tables, width=bits,
+                                      padding="random")
+        assert_decodes(buf, a, block_size)
+        counts = path_counts(buf, chunk_size, block_size, dtype)
+        if tables == "last" and bits > 1:
+            assert counts["scratch_checked"] > 0, counts
+
+
+# --------------------------------------------------------------------------
+# Other paths: fused rows of narrow blocks, scratch, per-voxel
+# --------------------------------------------------------------------------
+
+OTHER_BLOCKS = [
+    # (block, chunk, path expected per bits)
+    ((4, 4, 4), (13, 11, 9), {1: "fused", 2: "fused", 4: "fused"}),
+    ((16, 8, 4), (37, 11, 9), {1: "fused", 2: "fused", 4: "scratch"}),
+    ((3, 5, 7), (13, 11, 9), {1: "scratch", 2: "scratch", 4: "scratch"}),
+    ((64, 64, 9), (64, 64, 9), {1: "per_voxel", 2: "per_voxel", 4: "per_voxel"}),
+]
+
+
+@pytest.mark.parametrize("block_size,chunk_size,expected", OTHER_BLOCKS,
+                         ids=["b%dx%dx%d" % c[0] for c in OTHER_BLOCKS])
+@pytest.mark.parametrize("bits", BITS, ids=lambda b: f"bits{b}")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_other_paths(dtype, bits, block_size, chunk_size, expected):
+    a = patterned(chunk_size, block_size, bits, dtype, modes=HIGH_MODES, pool=2,
+                  seed=bits + 51, last=(1 << bits) - 1)
+    seen = collections.Counter()
+    for name in ENCODINGS:
+        buf = _encode(a, block_size, bits, name)
+        assert_decodes(buf, a, block_size)
+        seen.update(path_counts(buf, chunk_size, block_size, dtype))
+    assert_decodes(cs_compress(a, block_size), a, block_size, reference=False)
+    assert seen[expected[bits]] > 0, seen
+    if expected[bits] == "per_voxel":
+        assert seen["per_voxel_checked"] > 0, seen
+    else:
+        assert seen["scratch_checked"] > 0, seen
+
+
+# --------------------------------------------------------------------------
+# Multi-channel
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("block_size,chunk_size", [((8, 8, 8), (16, 16, 12)),
+                                                   ((8, 8, 3), (13, 16, 5))],
+                         ids=["b8x8x8", "b8x8x3-partial"])
+@pytest.mark.parametrize("tables", ["first", "last"])
+@pytest.mark.parametrize("bits", BITS, ids=lambda b: f"bits{b}")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_multichannel(dtype, bits, tables, block_size, chunk_size):
+    channels = 3 if bits != 2 else 2
+    a = np.stack([patterned(chunk_size, block_size, bits, dtype, modes=HIGH_MODES,
+                            pool=2 if c % 2 else None, seed=100 * c + bits,
+                            last=(1 << bits) - c % 2)
+                  for c in range(channels)])
+    for width in [None, bits]:
+        buf = common.reference_encode(a, block_size, tables=tables, width=width,
+                                      padding="random", seed=3)
+        assert_decodes(buf, a, block_size)
+        counts = path_counts(buf, chunk_size, block_size, dtype, channels)
+        assert counts["simd"] > 0, counts
+
+
+# --------------------------------------------------------------------------
+# Natural data: FIB-25 and Voronoi volumes from the compressed_segmentation
+# package and the spec writer
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("block_size", BLOCKS_8x8, ids=lambda b: "b%dx%dx%d" % b)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fib25(dtype, block_size, fib25):
+    a = fib25
+    if dtype == "uint32":
+        a = np.unique(a, return_inverse=True)[1].reshape(a.shape).astype(np.uint32)
+    seen = collections.Counter()
+    for crop in [a, a[:61], a[:61, 3:, 5:]]:
+        buf = cs_compress(crop, block_size)
+        assert_decodes(buf, crop, block_size, reference=False)
+        seen.update(path_counts(buf, chunk_of(crop), block_size, dtype))
+    hist = common.bits_histogram(cs_compress(a, block_size), (64, 64, 64), block_size)
+    assert all(hist.get(b, 0) > 0 for b in (0, 1, 2)), hist
+    assert seen["simd"] > 0 and seen["fused"] > 0, seen
+    if block_size[2] > 1:
+        assert seen["simd_partial_z"] > 0, seen
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_voronoi_and_noise_61_deep(dtype):
+    """(64, 64, 61) chunks: Voronoi cells (mostly bits 0-2) and 3/5/16-label
+    noise (bits 2 and 4 everywhere), block (8, 8, 8), partial in z."""
+    block_size = (8, 8, 8)
+    volumes = [common.voronoi((61, 64, 64), 400, dtype, seed=3),
+               common.noise((61, 64, 64), 3, dtype, seed=4),
+               common.noise((61, 64, 64), 5, dtype, seed=5),
+               common.noise((61, 64, 64), 16, dtype, seed=6)]
+    seen = collections.Counter()
+    for i, a in enumerate(volumes):
+        assert_decodes(cs_compress(a, block_size), a, block_size, reference=False)
+        for tables in ["first", "last"]:
+            buf = common.reference_encode(a[np.newaxis], block_size, tables=tables,
+                                          padding="random", seed=i)
+            assert_decodes(buf, a, block_size, reference=False)
+            seen.update(path_counts(buf, (64, 64, 61), block_size, dtype))
+            seen.update(f"bits{b}" for b in
+                        common.bits_histogram(buf, (64, 64, 61), block_size))
+    assert all(seen[f"bits{b}"] for b in (1, 2, 4)), seen
+    assert seen["simd_partial_z"] > 0, seen
+
+
+# --------------------------------------------------------------------------
+# Bad table index past a short final table
+# --------------------------------------------------------------------------
+
+BAD_INDEX_CASES = [
+    # (block, chunk): the last block is partial in z, so it has padding voxels
+    ((8, 8, 8), (16, 8, 13)),
+    ((8, 8, 3), (8, 16, 5)),
+    ((64, 64, 9), (64, 64, 7)),  # per-voxel path
+]
+
+
+@pytest.mark.parametrize("block_size,chunk_size", BAD_INDEX_CASES,
+                         ids=["b%dx%dx%d" % c[0] for c in BAD_INDEX_CASES])
+@pytest.mark.parametrize("bits", BITS, ids=lambda b: f"bits{b}")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bad_table_index(dtype, bits, block_size, chunk_size):
+    k = (1 << bits) - 1  # the last table: one entry short of 2^bits
+    a = patterned(chunk_size, block_size, bits, dtype, modes=HIGH_MODES, seed=bits + 71,
+                  last=k)
+    buf = common.reference_encode(a[np.newaxis], block_size, tables="last", width=bits)
+    assert_decodes(buf, a, block_size)
+    info = paths(buf, chunk_size, block_size, dtype)[-1]
+    assert info["path"] in ("scratch_checked", "per_voxel_checked"), info
+    assert info["entries"] == k, info
+
+    (off, rows), = common.block_headers(buf, chunk_size, block_size)
+    values_offset = int(rows[-1, 2])
+    bx, by, bz = block_size
+    *_, (_, (vx, vy, vz)) = common._blocks(chunk_size, block_size)
+    assert vz < bz
+    gx, gy, gz = (common.ceil_div(s, b) for s, b in zip(chunk_size, block_size))
+    where = f"block ({gx - 1}, {gy - 1}, {gz - 1})"
+    positions = {
+        "first": 0,
+        "last_visible": ((vz - 1) * by + vy - 1) * bx + vx - 1,
+        "padding": (vz * by + by - 1) * bx + bx - 1,
+    }
+    for name, pos in positions.items():
+        # k - 1 is the last entry: valid (a padding index changes nothing).
+        ok = set_index(buf, off, values_offset, pos, bits, k - 1)
+        expected = a.copy()
+        if name != "padding":
+            z, y, x = np.unravel_index(pos, (bz, by, bx))
+            z0, y0, x0 = ((g - 1) * b for g, b in zip((gz, gy, gx), (bz, by, bx)))
+            expected[z0 + z, y0 + y, x0 + x] = common.table_at(
+                buf, off + int(rows[-1, 0]) & 0xFFFFFF, k, dtype)[k - 1]
+        assert_decodes(ok, expected, block_size)
+        # k is one past the table.
+        bad = set_index(buf, off, values_offset, pos, bits, k)
+        with pytest.raises(ngcodec.InvalidFormatError) as info:
+            cseg.decode(bad, chunk_size, dtype, block_size)
+        assert info.value.status_name == "NGC_ERR_BAD_TABLE_INDEX", name
+        assert where in str(info.value), (name, str(info.value))
+        with pytest.raises(common.FormatError):
+            common.reference_decode(bad, chunk_size, block_size, dtype)
+    # A valid decode right after the errors still works.
+    assert_decodes(buf, a, block_size, reference=False)
