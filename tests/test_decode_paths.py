@@ -7,10 +7,13 @@ package.
 Paths pinned (a block with bits != 0; "check" means the table has fewer
 than 2^bits entries up to the end of the chunk):
 
-- SIMD byte planes (``decode_rows_simd``): unchecked, bits 1/2/4, block and
-  visible x == y == 8, any block/visible z; uint32, and uint64 with all
-  2^bits loaded entries sharing one high word (``same_high``) or not,
-  including tables whose only odd high word is the first or the last entry;
+- SIMD (``decode_rows_simd``): unchecked, bits 1/2/4, block and visible
+  x == y == 8, any block/visible z: byte planes for uint32; word tables for
+  uint64 with bits <= 2 (BY_WORDS); for uint64 with bits 4, byte planes of
+  the low words when all 16 loaded entries share one high word
+  (BY_PLANES_LOW) and of both words when not (BY_PLANES), including tables
+  whose only odd high word is the first or the last entry (the bounds of
+  the same-high loop);
 - fused one-word rows: unchecked, (32 / bits) % block x == 0 (partial x or
   y rows of 8-wide blocks, narrow blocks);
 - scratch unpack, unchecked and checked (table at the end of the chunk,
@@ -68,11 +71,14 @@ def paths(buf, chunk_size, block_size, dtype, num_channels=1):
             if bits == 0:
                 path = "fill"
             elif not check and bits <= 4 and bx == vx == 8 and by == vy == 8:
-                path = "simd"
-                if vw == 2:
+                if vw == 1:
+                    path = "simd"
+                elif bits <= 2:
+                    path = "simd_words"
+                else:
                     start = off + table_offset
                     highs = w[start + 1:start + 2 * (1 << bits):2]
-                    path += "_same_high" if (highs == highs[0]).all() else "_mixed_high"
+                    path = "simd_same_high" if (highs == highs[0]).all() else "simd_mixed_high"
             elif not check and (32 // bits) % bx == 0:
                 path = "fused"
             elif volume <= SCRATCH_INDICES:
@@ -252,9 +258,10 @@ def _chunk(block_size, partial):
     return (x, y, z)
 
 
+# Partial along the named axes (a 1-deep block cannot be partial in z).
 GEOMETRIES = [(block, partial) for block in BLOCKS_8x8
-              for partial in ["full", "z", "x", "y", "xyz"]
-              if not (partial == "z" and block[2] == 1)]
+              for partial in (["full", "z", "x", "y", "xyz"] if block[2] > 1
+                              else ["full", "x", "y", "xy"])]
 GEOMETRY_IDS = ["b%dx%dx%d-" % block + partial for block, partial in GEOMETRIES]
 
 ENCODINGS = {
@@ -279,7 +286,7 @@ def _encode(a, block_size, bits, name, seed=0):
 def test_geometry_matrix(dtype, bits, block_size, partial):
     chunk_size = _chunk(block_size, partial)
     a = patterned(chunk_size, block_size, bits, dtype, modes=HIGH_MODES, pool=2,
-                  seed=bits * 100 + BLOCKS_8x8.index(block_size) * 10 + len(partial))
+                  seed=bits * 100 + GEOMETRIES.index((block_size, partial)))
     seen = collections.Counter()
     for i, name in enumerate(ENCODINGS):
         buf = _encode(a, block_size, bits, name, seed=i)
@@ -298,8 +305,10 @@ def test_geometry_matrix(dtype, bits, block_size, partial):
         assert seen["simd_partial_z"] > 0, seen
     if "x" in partial or "y" in partial:
         assert seen["fused"] > 0, seen
-    if dtype == "uint64":
+    if dtype == "uint64" and bits == 4:
         assert seen["simd_same_high"] > 0 and seen["simd_mixed_high"] > 0, seen
+    elif dtype == "uint64":
+        assert seen["simd_words"] > 0, seen
 
 
 # --------------------------------------------------------------------------
@@ -324,29 +333,45 @@ def test_uint64_high_words(bits, mode, block_size):
                                           padding=padding, seed=bits)
             assert_decodes(buf, a, block_size)
             counts = path_counts(buf, chunk_size, block_size, "uint64")
-            expected = "simd_same_high" if mode in ("below32", "one_high") else "simd_mixed_high"
+            if bits <= 2:
+                expected = "simd_words"
+            elif mode in ("below32", "one_high"):
+                expected = "simd_same_high"
+            else:
+                expected = "simd_mixed_high"
             assert counts[expected] == nblocks, counts
     assert_decodes(cs_compress(a, block_size), a, block_size, reference=False)
 
 
-def test_uint64_high_word_only_in_last_entry_byte_patterns():
-    """Hand-made 8x8x1 bits-2 blocks whose 4 labels differ from each other
-    only in one byte of the high word of entry 3 (or entry 0), each byte
-    position in turn; rows use index 3 (and 0) uniformly and alternately."""
-    rows = np.array([[3] * 8, [0, 3] * 4, [0] * 8, [1, 2] * 4,
-                     [3, 2, 1, 0] * 2, [2] * 8, [1] * 8, [3, 0] * 4])
+@pytest.mark.parametrize("entry", ["first", "last"])
+@pytest.mark.parametrize("bits", BITS, ids=lambda b: f"bits{b}")
+def test_uint64_one_odd_high_byte(bits, entry):
+    """Hand-made 8x8x1 blocks of 2^bits uint64 labels that share one high
+    word except entry 0 (or entry 2^bits - 1), which differs in a single
+    byte of it, each byte position in turn. Row pairs: uniform rows of the
+    odd entry, rows alternating it with the others, ramps."""
+    n = 1 << bits
+    odd = 0 if entry == "first" else n - 1
+    x = np.arange(8)
+    rows = np.array([[odd] * 8, np.where(x % 2, odd, n - 1 - odd), x % n, (x + 8) % n,
+                     [odd] * 8, [n - 1 - odd] * 8, (7 - x) % n, np.where(x % 2, 0, n - 1)])
+    assert np.unique(rows).size == n  # every entry is used: the table has n labels
     blocks = []
-    for entry in (0, 3):
-        for byte in range(4):
-            labels = np.full(4, HIGH << 32, np.uint64) | np.arange(4, dtype=np.uint64) * 0x01010101
-            labels[entry] ^= np.uint64(1 << (32 + 8 * byte))
-            blocks.append(labels[rows])
-    a = np.concatenate(blocks, axis=1)[np.newaxis]  # (1, 8 * 8, 8): blocks along y
+    for byte in range(4):
+        labels = [(HIGH << 32) | (i * 0x01010101) for i in range(n)]
+        # +-1 in one byte of 0xDEADBEEF carries or borrows into no other
+        # byte, and keeps the labels ascending (the odd entry keeps its index).
+        labels[odd] += (1 if odd else -1) << (32 + 8 * byte)
+        labels = np.array(labels, np.uint64)
+        assert (np.diff(labels) > 0).all()
+        blocks.append(labels[rows])
+    a = np.concatenate(blocks, axis=1)[np.newaxis]  # (Z, Y, X) = (1, 8, 32): 4 blocks in x
     block_size = (8, 8, 1)
+    expected = "simd_words" if bits <= 2 else "simd_mixed_high"
     for tables in ["first", "last"]:
-        buf = common.reference_encode(a[np.newaxis], block_size, tables=tables, width=2)
+        buf = common.reference_encode(a[np.newaxis], block_size, tables=tables, width=bits)
         counts = path_counts(buf, chunk_of(a), block_size, "uint64")
-        assert counts["simd_mixed_high"] == len(blocks), counts
+        assert counts[expected] == len(blocks), counts
         assert_decodes(buf, a, block_size)
 
 
@@ -387,8 +412,9 @@ def test_short_tables_everywhere(dtype, bits):
     block_size = (8, 8, 4)
     rng = np.random.default_rng(bits)
     palette = common.random_labels(rng, 5, dtype)
-    a = palette[rng.integers(0, 2, size=chunk_size[::-1]) + rng.integers(0, 2) * 3]
-    # Each block: at most 2 labels from {p0, p1} or {p3, p4}.
+    z, y, x = np.indices(chunk_size[::-1])
+    # Each block: at most 2 labels, {p0, p1} or {p3, p4} in a checkerboard.
+    a = palette[rng.integers(0, 2, size=z.shape) + (z // 4 + y // 8 + x // 8) % 2 * 3]
     for tables in ["first", "last"]:
         buf = common.reference_encode(a[np.newaxis], block_size, tables=tables, width=bits,
                                       padding="random")
@@ -530,7 +556,7 @@ def test_bad_table_index(dtype, bits, block_size, chunk_size):
     (off, rows), = common.block_headers(buf, chunk_size, block_size)
     values_offset = int(rows[-1, 2])
     bx, by, bz = block_size
-    *_, (_, (vx, vy, vz)) = common._blocks(chunk_size, block_size)
+    *_, (_, _, (vx, vy, vz)) = common._blocks(chunk_size, block_size)
     assert vz < bz
     gx, gy, gz = (common.ceil_div(s, b) for s, b in zip(chunk_size, block_size))
     where = f"block ({gx - 1}, {gy - 1}, {gz - 1})"
@@ -547,7 +573,7 @@ def test_bad_table_index(dtype, bits, block_size, chunk_size):
             z, y, x = np.unravel_index(pos, (bz, by, bx))
             z0, y0, x0 = ((g - 1) * b for g, b in zip((gz, gy, gx), (bz, by, bx)))
             expected[z0 + z, y0 + y, x0 + x] = common.table_at(
-                buf, off + int(rows[-1, 0]) & 0xFFFFFF, k, dtype)[k - 1]
+                buf, off + int(rows[-1, 0]), k, dtype)[k - 1]
         assert_decodes(ok, expected, block_size)
         # k is one past the table.
         bad = set_index(buf, off, values_offset, pos, bits, k)

@@ -710,6 +710,24 @@ NGC_INLINE void pack_full(uint32_t *values, const uint32_t *first_seen, const ui
   }
 }
 
+#ifdef __wasm_simd128__
+/* Whether all 8 labels of a row equal `label`. */
+NGC_INLINE int row_equals(const uint8_t *row, uint64_t label, const uint32_t vw) {
+  v128_t same;
+  if (vw == 1) {
+    const v128_t l = wasm_i32x4_splat((int32_t)label);
+    same = wasm_v128_and(wasm_i32x4_eq(wasm_v128_load(row), l),
+                         wasm_i32x4_eq(wasm_v128_load(row + 16), l));
+  } else {
+    const v128_t l = wasm_i64x2_splat((int64_t)label);
+    same = wasm_v128_and(
+        wasm_v128_and(wasm_i64x2_eq(wasm_v128_load(row), l), wasm_i64x2_eq(wasm_v128_load(row + 16), l)),
+        wasm_v128_and(wasm_i64x2_eq(wasm_v128_load(row + 32), l), wasm_i64x2_eq(wasm_v128_load(row + 48), l)));
+  }
+  return wasm_i8x16_all_true(same);
+}
+#endif
+
 /* Encodes one block whose visible voxels start at `in`. */
 static int encode_block(encoder *e, const uint8_t *in, const uint32_t vis[3],
                         size_t row_stride, size_t plane_stride,
@@ -727,6 +745,15 @@ static int encode_block(encoder *e, const uint8_t *in, const uint32_t vis[3],
   for (uint32_t z = 0; z < nz; z++)
     for (uint32_t y = 0; y < ny; y++) {
       const uint8_t *row = in + z * plane_stride + y * row_stride;
+#ifdef __wasm_simd128__
+      if (nx == 8 && row_equals(row, prev, vw)) { /* the usual blobby row */
+        const v128_t i = wasm_i32x4_splat((int32_t)prev_index);
+        wasm_v128_store(first_seen + n, i);
+        wasm_v128_store(first_seen + n + 4, i);
+        n += 8;
+        continue;
+      }
+#endif
       for (uint32_t x = 0; x < nx; x++) {
         uint64_t label = load_label(row + x * label_bytes, vw);
         if (label != prev) {
