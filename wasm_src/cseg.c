@@ -728,12 +728,48 @@ NGC_INLINE int row_equals(const uint8_t *row, uint64_t label, const uint32_t vw)
 }
 #endif
 
-/* Encodes one block whose visible voxels start at `in`. */
-static int encode_block(encoder *e, const uint8_t *in, const uint32_t vis[3],
-                        size_t row_stride, size_t plane_stride,
-                        uint32_t channel_start, uint32_t *header) {
+/* Matches a row of 8 labels against the block's `count` distinct labels so
+ * far; if every voxel is one of them, writes their first-seen indices to
+ * `index` and returns 1. */
+#define KNOWN_ROW_LABELS 16
+NGC_INLINE int row_of_known(const uint8_t *row, const uint64_t *distinct, uint32_t count,
+                            uint32_t *index, const uint32_t vw) {
+  const uint32_t nvec = 2 * vw;
+  v128_t r[4], idx[4], seen[4];
+  for (uint32_t v = 0; v < nvec; v++) {
+    r[v] = wasm_v128_load(row + 16 * v);
+    idx[v] = seen[v] = wasm_i64x2_const(0, 0);
+  }
+  for (uint32_t k = 0; k < count; k++) {
+    const v128_t label = vw == 1 ? wasm_i32x4_splat((int32_t)distinct[k])
+                                 : wasm_i64x2_splat((int64_t)distinct[k]);
+    const v128_t kk = vw == 1 ? wasm_i32x4_splat((int32_t)k) : wasm_i64x2_splat(k);
+    for (uint32_t v = 0; v < nvec; v++) {
+      const v128_t m = vw == 1 ? wasm_i32x4_eq(r[v], label) : wasm_i64x2_eq(r[v], label);
+      idx[v] = wasm_v128_bitselect(kk, idx[v], m);
+      seen[v] = wasm_v128_or(seen[v], m);
+    }
+  }
+  v128_t all = seen[0];
+  for (uint32_t v = 1; v < nvec; v++) all = wasm_v128_and(all, seen[v]);
+  if (!wasm_i8x16_all_true(all)) return 0;
+  if (vw == 1) {
+    wasm_v128_store(index, idx[0]);
+    wasm_v128_store(index + 4, idx[1]);
+  } else {
+    wasm_v128_store(index, wasm_i32x4_shuffle(idx[0], idx[1], 0, 2, 4, 6));
+    wasm_v128_store(index + 4, wasm_i32x4_shuffle(idx[2], idx[3], 0, 2, 4, 6));
+  }
+  return 1;
+}
+
+/* Encodes one block whose visible voxels start at `in`; `vw` (e->vw) is
+ * constant after inlining. */
+NGC_INLINE int encode_block(encoder *e, const uint8_t *in, const uint32_t vis[3],
+                            size_t row_stride, size_t plane_stride,
+                            uint32_t channel_start, uint32_t *header, const uint32_t vw) {
   const geometry *g = &e->g;
-  const uint32_t vw = e->vw, label_bytes = 4 * vw;
+  const uint32_t label_bytes = 4 * vw;
   const uint32_t nx = vis[0], ny = vis[1], nz = vis[2];
   e->label_stamp++; /* empties the label set (stamp 0 is never current) */
 
@@ -746,12 +782,22 @@ static int encode_block(encoder *e, const uint8_t *in, const uint32_t vis[3],
     for (uint32_t y = 0; y < ny; y++) {
       const uint8_t *row = in + z * plane_stride + y * row_stride;
 #ifdef __wasm_simd128__
-      if (nx == 8 && row_equals(row, prev, vw)) { /* the usual blobby row */
-        const v128_t i = wasm_i32x4_splat((int32_t)prev_index);
-        wasm_v128_store(first_seen + n, i);
-        wasm_v128_store(first_seen + n + 4, i);
-        n += 8;
-        continue;
+      if (nx == 8) {
+        if (row_equals(row, prev, vw)) { /* the usual blobby row */
+          const v128_t i = wasm_i32x4_splat((int32_t)prev_index);
+          wasm_v128_store(first_seen + n, i);
+          wasm_v128_store(first_seen + n + 4, i);
+          n += 8;
+          continue;
+        }
+        /* A row of labels seen before in the block: compared with each of
+         * them at once, no branch per voxel (transitions mispredict). */
+        if (count <= KNOWN_ROW_LABELS && row_of_known(row, e->distinct, count, first_seen + n, vw)) {
+          prev = load_label(row + 7 * label_bytes, vw);
+          prev_index = first_seen[n + 7];
+          n += 8;
+          continue;
+        }
       }
 #endif
       for (uint32_t x = 0; x < nx; x++) {
@@ -814,6 +860,18 @@ static int encode_block(encoder *e, const uint8_t *in, const uint32_t vis[3],
   return NGC_OK;
 }
 
+static int encode_block_u32(encoder *e, const uint8_t *in, const uint32_t vis[3],
+                            size_t row_stride, size_t plane_stride,
+                            uint32_t channel_start, uint32_t *header) {
+  return encode_block(e, in, vis, row_stride, plane_stride, channel_start, header, 1);
+}
+
+static int encode_block_u64(encoder *e, const uint8_t *in, const uint32_t vis[3],
+                            size_t row_stride, size_t plane_stride,
+                            uint32_t channel_start, uint32_t *header) {
+  return encode_block(e, in, vis, row_stride, plane_stride, channel_start, header, 2);
+}
+
 /* Largest number of voxels of one block that lie inside the chunk. */
 static uint64_t max_visible(const geometry *g) {
   uint64_t n = 1;
@@ -862,8 +920,8 @@ static int encode_channels(encoder *e, const ngc_chunk *chunk, const uint8_t *sr
           block_extent(g, pos, origin, vis);
           const uint8_t *in = src + c * channel_bytes + origin[2] * plane_stride +
                               origin[1] * row_stride + origin[0] * label_bytes;
-          int status = encode_block(e, in, vis, row_stride, plane_stride,
-                                    channel_start, headers + 2 * (size_t)b);
+          int status = (e->vw == 1 ? encode_block_u32 : encode_block_u64)(
+              e, in, vis, row_stride, plane_stride, channel_start, headers + 2 * (size_t)b);
           if (status != NGC_OK) return status;
         }
   }
