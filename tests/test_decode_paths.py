@@ -343,36 +343,42 @@ def test_uint64_high_words(bits, mode, block_size):
     assert_decodes(cs_compress(a, block_size), a, block_size, reference=False)
 
 
-@pytest.mark.parametrize("entry", ["first", "last"])
+def one_block_chunk(index, table, bits):
+    """A one-channel chunk of a single block, written from the spec: the
+    (bz, by, bx) *index* array packed *bits* wide, then the uint64 *table*
+    in the given order (the spec allows any order), which ends the chunk."""
+    values = common._pack(index.reshape(-1).astype(np.uint32), bits)
+    table_words = np.frombuffer(np.asarray(table, "<u8").tobytes(), "<u4")
+    head = np.array([1, (2 + values.size) | bits << 24, 2], "<u4")
+    return np.concatenate([head, values, table_words]).tobytes()
+
+
 @pytest.mark.parametrize("bits", BITS, ids=lambda b: f"bits{b}")
-def test_uint64_one_odd_high_byte(bits, entry):
-    """Hand-made 8x8x1 blocks of 2^bits uint64 labels that share one high
-    word except entry 0 (or entry 2^bits - 1), which differs in a single
-    byte of it, each byte position in turn. Row pairs: uniform rows of the
-    odd entry, rows alternating it with the others, ramps."""
+def test_uint64_one_odd_high_word_at_each_entry(bits):
+    """8x8x2 blocks of 2^bits uint64 labels sharing one high word except
+    entry i, which differs in one byte of it: every entry i (first and last
+    included) and every byte. Tables are unsorted, so the odd entry can sit
+    anywhere; its index fills uniform rows, alternates with others, and
+    every other index is used too."""
     n = 1 << bits
-    odd = 0 if entry == "first" else n - 1
     x = np.arange(8)
-    rows = np.array([[odd] * 8, np.where(x % 2, odd, n - 1 - odd), x % n, (x + 8) % n,
-                     [odd] * 8, [n - 1 - odd] * 8, (7 - x) % n, np.where(x % 2, 0, n - 1)])
-    assert np.unique(rows).size == n  # every entry is used: the table has n labels
-    blocks = []
-    for byte in range(4):
-        labels = [(HIGH << 32) | (i * 0x01010101) for i in range(n)]
-        # +-1 in one byte of 0xDEADBEEF carries or borrows into no other
-        # byte, and keeps the labels ascending (the odd entry keeps its index).
-        labels[odd] += (1 if odd else -1) << (32 + 8 * byte)
-        labels = np.array(labels, np.uint64)
-        assert (np.diff(labels) > 0).all()
-        blocks.append(labels[rows])
-    a = np.concatenate(blocks, axis=1)[np.newaxis]  # (Z, Y, X) = (1, 8, 32): 4 blocks in x
-    block_size = (8, 8, 1)
-    expected = "simd_words" if bits <= 2 else "simd_mixed_high"
-    for tables in ["first", "last"]:
-        buf = common.reference_encode(a[np.newaxis], block_size, tables=tables, width=bits)
-        counts = path_counts(buf, chunk_of(a), block_size, "uint64")
-        assert counts[expected] == len(blocks), counts
-        assert_decodes(buf, a, block_size)
+    rng = np.random.default_rng(bits)
+    block_size = (8, 8, 2)
+    for odd in range(n):
+        other = (odd + 1) % n
+        plane = np.array([[odd] * 8, np.where(x % 2, odd, other), x % n, (x + 8) % n,
+                          [odd] * 8, [other] * 8, (7 - x) % n, np.where(x % 2, 0, n - 1)])
+        index = np.stack([plane, plane[rng.permutation(8)]])
+        assert np.unique(index).size == n
+        lows = common.random_labels(rng, n, "uint32").astype(np.uint64)
+        for byte in range(4):
+            table = np.uint64(HIGH << 32) | lows
+            table[odd] ^= np.uint64(1 << (32 + 8 * byte))
+            buf = one_block_chunk(index, table, bits)
+            info, = paths(buf, (8, 8, 2), block_size, "uint64")
+            assert info["path"] == ("simd_words" if bits <= 2 else "simd_mixed_high")
+            assert info["table_end"]
+            assert_decodes(buf, table[index], block_size)
 
 
 # --------------------------------------------------------------------------

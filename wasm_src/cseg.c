@@ -763,6 +763,37 @@ NGC_INLINE int row_of_known(const uint8_t *row, const uint64_t *distinct, uint32
   return 1;
 }
 
+#ifdef __wasm_simd128__
+/* Halves a vector of `s`-bit fields held one per byte (s <= 4): byte k of
+ * the result is byte 2k | byte 2k+1 << s (the first 8 bytes count). */
+NGC_INLINE v128_t pair_fields(v128_t x, const uint32_t s) {
+  const v128_t y = wasm_v128_or(wasm_v128_and(x, wasm_i16x8_splat(0xFF)),
+                                wasm_i16x8_shl(wasm_u16x8_shr(x, 8), s));
+  return wasm_u8x16_narrow_i16x8(y, y);
+}
+
+/* pack_full for bits <= 4, a table of at most 16 labels and a volume that
+ * is a multiple of 32: 16 voxels a step, ranks by one swizzle. */
+NGC_INLINE void pack_simd(uint32_t *values, const uint32_t *first_seen, const uint32_t *rank,
+                          uint32_t count, uint32_t volume, const uint32_t bits) {
+  uint8_t ranks[16] = {0};
+  for (uint32_t i = 0; i < count; i++) ranks[i] = (uint8_t)rank[i];
+  const v128_t table = wasm_v128_load(ranks);
+  uint8_t *out = (uint8_t *)values;
+  for (uint32_t pos = 0; pos < volume; pos += 16, out += 2 * bits) {
+    const uint32_t *in = first_seen + pos;
+    const v128_t idx = wasm_u8x16_narrow_i16x8(
+        wasm_u16x8_narrow_i32x4(wasm_v128_load(in), wasm_v128_load(in + 4)),
+        wasm_u16x8_narrow_i32x4(wasm_v128_load(in + 8), wasm_v128_load(in + 12)));
+    v128_t f = wasm_i8x16_swizzle(table, idx);
+    for (uint32_t s = bits; s < 8; s *= 2) f = pair_fields(f, s);
+    if (bits == 4) wasm_v128_store64_lane(out, f, 0);
+    else if (bits == 2) wasm_v128_store32_lane(out, f, 0);
+    else wasm_v128_store16_lane(out, f, 0);
+  }
+}
+#endif
+
 /* Encodes one block whose visible voxels start at `in`; `vw` (e->vw) is
  * constant after inlining. */
 NGC_INLINE int encode_block(encoder *e, const uint8_t *in, const uint32_t vis[3],
@@ -833,6 +864,15 @@ NGC_INLINE int encode_block(encoder *e, const uint8_t *in, const uint32_t vis[3]
     return NGC_ERR_OFFSET_OVERFLOW;
   uint32_t *values = e->dst + e->pos;
   e->pos += (uint32_t)words;
+#ifdef __wasm_simd128__
+  if (bits != 0 && bits <= 4 && n == g->block_volume && n % 32 == 0) {
+    switch (bits) {
+      case 1: pack_simd(values, first_seen, e->rank, count, n, 1); break;
+      case 2: pack_simd(values, first_seen, e->rank, count, n, 2); break;
+      default: pack_simd(values, first_seen, e->rank, count, n, 4); break;
+    }
+  } else
+#endif
   if (bits != 0 && n == g->block_volume) {
     switch (bits) {
       case 1: pack_full(values, first_seen, e->rank, n, 1); break;
