@@ -726,7 +726,6 @@ NGC_INLINE int row_equals(const uint8_t *row, uint64_t label, const uint32_t vw)
   }
   return wasm_i8x16_all_true(same);
 }
-#endif
 
 /* Matches a row of 8 labels against the block's `count` distinct labels so
  * far; if every voxel is one of them, writes their first-seen indices to
@@ -763,7 +762,6 @@ NGC_INLINE int row_of_known(const uint8_t *row, const uint64_t *distinct, uint32
   return 1;
 }
 
-#ifdef __wasm_simd128__
 /* Halves a vector of `s`-bit fields held one per byte (s <= 4): byte k of
  * the result is byte 2k | byte 2k+1 << s (the first 8 bytes count). */
 NGC_INLINE v128_t pair_fields(v128_t x, const uint32_t s) {
