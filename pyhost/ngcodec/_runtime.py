@@ -143,31 +143,46 @@ def _u32(value):
     return value & 0xFFFFFFFF
 
 
-# wasmtime-py's Func.__call__ converts each argument through Val (~7 us per
-# argument); calling through wasmtime_func_call_unchecked with a reusable
-# array of raw values costs ~1 us in all. Every ngc_* export takes and
-# returns only i32, which is what "unchecked" requires of us. Our own
-# prototypes take plain addresses (wasmtime's own stay untouched).
-_call_unchecked = ctypes.CFUNCTYPE(
-    ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
-    ctypes.c_size_t, ctypes.c_void_p,
-)(("wasmtime_func_call_unchecked", ffi.dll))
-# Every ctypes call through a CFUNCTYPE releases and re-takes the GIL; with
-# another thread waiting for it, each is a hand-over that costs a thread
-# wake-up. Only the module call and large copies are worth that: the memory
-# base and small copies hold the GIL (PYFUNCTYPE).
-_memory_data = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)(
-    ("wasmtime_memory_data", ffi.dll))
-_memmove_holding_gil = ctypes.PYFUNCTYPE(
-    ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)(ctypes._memmove_addr)
+class _CFuncs:
+    """The C functions the host calls, as ctypes objects of one thread's own.
+
+    wasmtime-py's Func.__call__ converts each argument through Val (~7 us per
+    argument); calling through wasmtime_func_call_unchecked with a reusable
+    array of raw values costs ~1 us in all. Every ngc_* export takes and
+    returns only i32, which is what "unchecked" requires of us. Our own
+    prototypes take plain addresses (wasmtime's own stay untouched).
+
+    Every CFUNCTYPE call releases and re-takes the GIL; with another thread
+    waiting for it, that is a hand-over costing a thread wake-up. Only the
+    module call and large copies are worth it: the memory base and small
+    copies hold the GIL (PYFUNCTYPE).
+
+    Each Instance (one per thread) makes its own set: a ctypes object shared
+    by threads has its reference count written by both cores at every call,
+    and that cache line bouncing between them was measurable.
+    """
+
+    __slots__ = ("call_unchecked", "memory_data", "memmove_holding_gil", "memmove")
+
+    def __init__(self):
+        self.call_unchecked = ctypes.CFUNCTYPE(
+            ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+            ctypes.c_size_t, ctypes.c_void_p,
+        )(("wasmtime_func_call_unchecked", ffi.dll))
+        self.memory_data = ctypes.PYFUNCTYPE(ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p)(
+            ("wasmtime_memory_data", ffi.dll))
+        args = (ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
+        self.memmove_holding_gil = ctypes.PYFUNCTYPE(*args)(ctypes._memmove_addr)
+        self.memmove = ctypes.CFUNCTYPE(*args)(ctypes._memmove_addr)
+
+    def copy(self, dst, src, size):
+        if size <= SMALL_COPY_BYTES:
+            self.memmove_holding_gil(dst, src, size)
+        else:
+            self.memmove(dst, src, size)
+
+
 SMALL_COPY_BYTES = 256 << 10  # ~5 us: less than two GIL hand-overs
-
-
-def _memmove(dst, src, size):
-    if size <= SMALL_COPY_BYTES:
-        _memmove_holding_gil(dst, src, size)
-    else:
-        ctypes.memmove(dst, src, size)
 
 # Linear memory is 32-bit: no pointer, size or argument reaches 2**32.
 MAX_WASM_BYTES = (1 << 32) - 1
@@ -183,9 +198,10 @@ class _RawFunc:
     """
 
     __slots__ = ("context", "func", "func_struct", "values", "words", "result", "trap",
-                 "size")
+                 "size", "call_unchecked")
 
-    def __init__(self, store, func, nparams):
+    def __init__(self, store, func, nparams, cfuncs):
+        self.call_unchecked = cfuncs.call_unchecked
         # Plain addresses: the Instance keeps the store alive, and we keep
         # the wasmtime_func_t they point into.
         self.context = ctypes.cast(store._context(), ctypes.c_void_p).value
@@ -208,8 +224,8 @@ class _RawFunc:
             i += _RAW_WORDS
         trap = self.trap
         trap.value = None
-        error = _call_unchecked(self.context, self.func, self.values, self.size,
-                                ctypes.addressof(trap))
+        error = self.call_unchecked(self.context, self.func, self.values, self.size,
+                                    ctypes.addressof(trap))
         if error:
             raise wasmtime.WasmtimeError._from_ptr(
                 ctypes.cast(error, ctypes.POINTER(ffi.wasmtime_error_t)))
@@ -247,7 +263,9 @@ class Instance:
         self.memory = exports["memory"]
         self._context = self.store._context()
         self._memory_ref = ctypes.byref(self.memory._memory)
-        self.fn = {name: _RawFunc(self.store, exports[name], len(exports[name].type(self.store).params))
+        self.c = _CFuncs()
+        self.fn = {name: _RawFunc(self.store, exports[name], len(exports[name].type(self.store).params),
+                                  self.c)
                    for name in ("malloc", "free", "ngc_version", "ngc_error_name",
                                 "ngc_decoded_size", "ngc_raw_decode", "ngc_raw_encode",
                                 "ngc_cseg_encode_bound", "ngc_cseg_encode", "ngc_cseg_decode")}
@@ -301,7 +319,7 @@ class Instance:
 
     def base(self):
         """Address of linear memory now (re-read after every call)."""
-        return _memory_data(self._context, self._memory_ref)
+        return self.c.memory_data(self._context, self._memory_ref)
 
     def memory_size(self):
         return self.memory.data_len(self.store)
@@ -310,12 +328,12 @@ class Instance:
         """Copies *size* bytes in from bytes or a C-contiguous ndarray."""
         if size:
             source = data if type(data) is bytes else _address(data)
-            _memmove(self.base() + ptr, source, size)
+            self.c.copy(self.base() + ptr, source, size)
 
     def read_into(self, ptr, out):
         """Copies len(out) bytes out into a writable C-contiguous ndarray."""
         if out.nbytes:
-            _memmove(_address(out), self.base() + ptr, out.nbytes)
+            self.c.copy(_address(out), self.base() + ptr, out.nbytes)
 
     def read_bytes(self, ptr, size, mutable=False):
         if mutable:
@@ -334,7 +352,7 @@ class Instance:
         fields, so a geometry equal to the last one is already there."""
         key = (size, num_channels, value_bytes, block_size)
         if key != self._last_chunk:
-            _memmove(self.base() + self.chunk_ptr, _CHUNK_STRUCT.pack(
+            self.c.copy(self.base() + self.chunk_ptr, _CHUNK_STRUCT.pack(
                 *size, num_channels, value_bytes, *block_size, 0, 0), _CHUNK_BYTES)
             self._last_chunk = key
 
