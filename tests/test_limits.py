@@ -215,6 +215,18 @@ def test_bomb_is_refused_without_limits_past_4gib():
             _raw_decode((2048, 2048, 2048), None)
 
 
+def test_input_past_4gib_is_refused_before_any_copy():
+    """An input of 2**32 + 8 bytes cannot be put in wasm32 memory. Sizes are
+    passed to the module as 32-bit words, so it must be refused before a
+    buffer is sized (a wrapped size would malloc 8 bytes and copy 4 GiB
+    into them). np.empty leaves the pages untouched: the test costs nothing."""
+    huge = np.empty((1 << 32) + 8, dtype=np.uint8)
+    with no_hang(1.0):
+        with pytest.raises(ResourceLimitError, match="32-bit memory"):
+            cseg.decode(huge, (8, 8, 8), "uint32", (8, 8, 8))
+    assert cseg.decode(common.pack_words(1, 2, 0, 7), (8, 8, 8), "uint32", (8, 8, 8)).all()
+
+
 def test_input_counts_towards_the_limit(fib25):
     buf = fib25_cseg()  # 71 KB input + 2 MiB output
     with pytest.raises(ResourceLimitError, match="memory limit"):
