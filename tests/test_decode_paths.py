@@ -16,6 +16,7 @@ than 2^bits entries up to the end of the chunk):
   the same-high loop);
 - fused one-word rows: unchecked, (32 / bits) % block x == 0 (partial x or
   y rows of 8-wide blocks, narrow blocks);
+- whole-byte indices read in place: unchecked, bits 8 or 16 otherwise;
 - scratch unpack, unchecked and checked (table at the end of the chunk,
   fewer than 2^bits entries), and the per-voxel fallback (block volume >
   32768), unchecked and checked;
@@ -81,6 +82,8 @@ def paths(buf, chunk_size, block_size, dtype, num_channels=1):
                     path = "simd_same_high" if (highs == highs[0]).all() else "simd_mixed_high"
             elif not check and (32 // bits) % bx == 0:
                 path = "fused"
+            elif not check and bits in (8, 16):
+                path = "bytes"
             elif volume <= SCRATCH_INDICES:
                 path = "scratch_checked" if check else "scratch"
             else:
@@ -461,6 +464,36 @@ def test_other_paths(dtype, bits, block_size, chunk_size, expected):
         assert seen["per_voxel_checked"] > 0, seen
     else:
         assert seen["scratch_checked"] > 0, seen
+
+
+BYTE_CASES = [
+    # (bits, block, chunk, path expected where unchecked)
+    (8, (8, 8, 8), (16, 16, 16), "bytes"),
+    (8, (8, 8, 8), (13, 11, 9), "bytes"),  # partial rows
+    (8, (5, 3, 2), (13, 11, 9), "bytes"),
+    (8, (4, 4, 4), (13, 11, 9), "fused"),
+    (16, (8, 8, 8), (64, 64, 24), "bytes"),
+    (16, (2, 2, 2), (13, 11, 9), "fused"),
+]
+
+
+@pytest.mark.parametrize("bits,block_size,chunk_size,expected", BYTE_CASES,
+                         ids=["bits%d-b%dx%dx%d-c%dx%dx%d" % ((c[0],) + c[1] + c[2])
+                              for c in BYTE_CASES])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_whole_byte_indices(dtype, bits, block_size, chunk_size, expected):
+    """Blocks of 17-256 (bits 8) and 257+ (bits 16) labels: indices are
+    whole bytes, read in place where the table is long enough."""
+    a = patterned(chunk_size, block_size, bits, dtype, modes=HIGH_MODES, pool=2,
+                  seed=bits + 7, last=2)
+    seen = collections.Counter()
+    for name in ENCODINGS:
+        buf = _encode(a, block_size, bits, name)
+        assert_decodes(buf, a, block_size)
+        seen.update(path_counts(buf, chunk_size, block_size, dtype))
+    assert_decodes(cs_compress(a, block_size), a, block_size, reference=False)
+    assert seen[expected] > 0, seen
+    assert seen["scratch_checked"] > 0, seen
 
 
 # --------------------------------------------------------------------------

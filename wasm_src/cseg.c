@@ -396,6 +396,26 @@ NGC_INLINE int decode_block(const uint32_t *values, const uint8_t *table,
 #undef FUSED_ROWS
     return NGC_OK;
   }
+  if (!check && (bits == 8 || bits == 16)) {
+    /* Whole-byte indices (many labels per block): read them in place. */
+    const uint8_t *v = (const uint8_t *)values;
+#define BYTE_ROWS(row_length)                                                     \
+    for (uint32_t z = 0; z < nz; z++)                                             \
+      for (uint32_t y = 0; y < ny; y++) {                                         \
+        const uint8_t *row = v + (size_t)((z * by + y) * bx) * (bits / 8);       \
+        uint8_t *out = base + z * plane_stride + y * row_stride;                  \
+        for (uint32_t x = 0; x < row_length; x++)                                 \
+          store_label(out + x * label_bytes, table,                               \
+                      bits == 8 ? row[x] : ngc_load16(row + 2 * (size_t)x), vw);  \
+      }
+    if (nx == 8) {
+      BYTE_ROWS(8)
+    } else {
+      BYTE_ROWS(nx)
+    }
+#undef BYTE_ROWS
+    return NGC_OK;
+  }
   if (volume <= SCRATCH_INDICES) {
     uint32_t *const indices = scratch;
     unpack_indices(values, volume, indices, bits);

@@ -13,6 +13,11 @@
 
 /* Unaligned little-endian loads and stores (wasm and x86 are little-endian;
  * memcpy compiles to a single load/store). */
+NGC_INLINE uint16_t ngc_load16(const void *p) {
+  uint16_t v;
+  memcpy(&v, p, 2);
+  return v;
+}
 NGC_INLINE uint32_t ngc_load32(const void *p) {
   uint32_t v;
   memcpy(&v, p, 4);
