@@ -286,6 +286,55 @@ def check_encoder_structure(buf, array, block_size):
     return hist
 
 
+DECODER_SCRATCH_INDICES = 32768  # SCRATCH_INDICES in cseg.c
+
+
+def decode_paths(buf, chunk_size, block_size, dtype, num_channels=1):
+    """Which branch of decode_block (wasm_src/cseg.c) decodes each block,
+    worked out from the chunk's bytes alone (keep it in step with the C):
+    per block, a dict of channel, block, bits, path, entries (table entries
+    up to the end of the channel), partial_z, table_end (the table's 2^bits
+    entries end exactly at the end of the chunk). Paths: fill, simd,
+    simd_words, simd_same_high, simd_mixed_high, fused, bytes, scratch,
+    scratch_checked, per_voxel, per_voxel_checked."""
+    vw = np.dtype(dtype).itemsize // 4
+    w = np.frombuffer(bytes(buf), "<u4")
+    n = w.size
+    bx, by, bz = block_size
+    volume = bx * by * bz
+    out = []
+    for c, (off, rows) in enumerate(block_headers(buf, chunk_size, block_size, num_channels)):
+        m = n - off
+        for b, _, (vx, vy, vz) in _blocks(chunk_size, block_size):
+            table_offset, bits, _ = (int(v) for v in rows[b])
+            entries = (m - table_offset) // vw
+            info = dict(channel=c, block=b, bits=bits, entries=entries, partial_z=vz < bz,
+                        table_end=bits != 0 and table_offset + (vw << bits) == m)
+            check = entries < (1 << bits)
+            if bits == 0:
+                path = "fill"
+            elif not check and bits <= 4 and bx == vx == 8 and by == vy == 8:
+                if vw == 1:
+                    path = "simd"
+                elif bits <= 2:
+                    path = "simd_words"
+                else:
+                    start = off + table_offset
+                    highs = w[start + 1:start + 2 * (1 << bits):2]
+                    path = "simd_same_high" if (highs == highs[0]).all() else "simd_mixed_high"
+            elif not check and (32 // bits) % bx == 0:
+                path = "fused"
+            elif not check and bits in (8, 16):
+                path = "bytes"
+            elif volume <= DECODER_SCRATCH_INDICES:
+                path = "scratch_checked" if check else "scratch"
+            else:
+                path = "per_voxel_checked" if check else "per_voxel"
+            info["path"] = path
+            out.append(info)
+    return out
+
+
 def pack_words(*words):
     """Little-endian uint32 words as bytes."""
     return struct.pack(f"<{len(words)}I", *words)

@@ -24,7 +24,7 @@ than 2^bits entries up to the end of the chunk):
 - an index past a short final table raises InvalidFormatError, for a
   visible voxel and for a padding voxel.
 
-``paths()`` mirrors the dispatch of decode_block from the block headers
+``common.decode_paths()`` mirrors the dispatch of decode_block from the block headers
 alone; it only guards that the data of each test really reaches the paths
 the test is about.
 """
@@ -42,60 +42,13 @@ import compressed_segmentation as cs  # noqa: E402  (peer, must be installed)
 
 DTYPES = ["uint32", "uint64"]
 BITS = [1, 2, 4]
-SCRATCH_INDICES = 32768
 HIGH = 0xDEADBEEF
 HIGH_MODES = ["below32", "one_high", "random64", "last_high_differs", "first_high_differs"]
 
 
-# --------------------------------------------------------------------------
-# Which path each block takes (from the headers: independent of ngcodec)
-# --------------------------------------------------------------------------
-
-def paths(buf, chunk_size, block_size, dtype, num_channels=1):
-    """Per block, a dict: channel, block, path, entries, table_end (the
-    table's 2^bits entries end exactly at the end of the chunk)."""
-    vw = np.dtype(dtype).itemsize // 4
-    w = np.frombuffer(bytes(buf), "<u4")
-    n = w.size
-    bx, by, bz = block_size
-    volume = bx * by * bz
-    out = []
-    for c, (off, rows) in enumerate(common.block_headers(buf, chunk_size, block_size,
-                                                         num_channels)):
-        m = n - off
-        for b, _, (vx, vy, vz) in common._blocks(chunk_size, block_size):
-            table_offset, bits, _ = (int(v) for v in rows[b])
-            entries = (m - table_offset) // vw
-            info = dict(channel=c, block=b, entries=entries, partial_z=vz < bz,
-                        table_end=bits != 0 and table_offset + (vw << bits) == m)
-            check = entries < (1 << bits)
-            if bits == 0:
-                path = "fill"
-            elif not check and bits <= 4 and bx == vx == 8 and by == vy == 8:
-                if vw == 1:
-                    path = "simd"
-                elif bits <= 2:
-                    path = "simd_words"
-                else:
-                    start = off + table_offset
-                    highs = w[start + 1:start + 2 * (1 << bits):2]
-                    path = "simd_same_high" if (highs == highs[0]).all() else "simd_mixed_high"
-            elif not check and (32 // bits) % bx == 0:
-                path = "fused"
-            elif not check and bits in (8, 16):
-                path = "bytes"
-            elif volume <= SCRATCH_INDICES:
-                path = "scratch_checked" if check else "scratch"
-            else:
-                path = "per_voxel_checked" if check else "per_voxel"
-            info["path"] = path
-            out.append(info)
-    return out
-
-
 def path_counts(buf, chunk_size, block_size, dtype, num_channels=1):
     counts = collections.Counter()
-    for info in paths(buf, chunk_size, block_size, dtype, num_channels):
+    for info in common.decode_paths(buf, chunk_size, block_size, dtype, num_channels):
         counts[info["path"]] += 1
         if info["path"].startswith("simd"):
             counts["simd"] += info["path"] != "simd"
@@ -378,7 +331,7 @@ def test_uint64_one_odd_high_word_at_each_entry(bits):
             table = np.uint64(HIGH << 32) | lows
             table[odd] ^= np.uint64(1 << (32 + 8 * byte))
             buf = one_block_chunk(index, table, bits)
-            info, = paths(buf, (8, 8, 2), block_size, "uint64")
+            info, = common.decode_paths(buf, (8, 8, 2), block_size, "uint64")
             assert info["path"] == ("simd_words" if bits <= 2 else "simd_mixed_high")
             assert info["table_end"]
             assert_decodes(buf, table[index], block_size)
@@ -405,7 +358,7 @@ def test_last_table_ends_chunk(last, dtype, bits, block_size):
         buf = common.reference_encode(a[np.newaxis], block_size, tables="last", width=bits,
                                       padding=padding, seed=5)
         assert_decodes(buf, a, block_size)
-        info = paths(buf, chunk_size, block_size, dtype)[-1]
+        info = common.decode_paths(buf, chunk_size, block_size, dtype)[-1]
         if last == "exact":
             assert info["path"].startswith("simd") and info["table_end"], info
         else:
@@ -588,7 +541,7 @@ def test_bad_table_index(dtype, bits, block_size, chunk_size):
                   last=k)
     buf = common.reference_encode(a[np.newaxis], block_size, tables="last", width=bits)
     assert_decodes(buf, a, block_size)
-    info = paths(buf, chunk_size, block_size, dtype)[-1]
+    info = common.decode_paths(buf, chunk_size, block_size, dtype)[-1]
     assert info["path"] in ("scratch_checked", "per_voxel_checked"), info
     assert info["entries"] == k, info
 
