@@ -12,14 +12,13 @@ costs").
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
 import ngcodec
 from ngcodec import Limits
+from ngcodec.cli import FIB25_CHUNK  # the package's copy of the FIB-25 chunk
 
-FIB25 = Path(__file__).resolve().parents[2] / "shared" / "data" / "fib25_64x64x64_uint64.dat"
 MODES = (("limits=None", None),
          ("Limits(seconds=None) (memory cap only)", Limits(seconds=None)),
          ("Limits() (memory cap + epoch deadline)", Limits()))
@@ -39,7 +38,7 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=15)
     args = p.parse_args(argv)
     cseg = ngcodec.compressed_segmentation
-    fib = np.fromfile(FIB25, "<u8").reshape(64, 64, 64)
+    fib = cseg.decode(FIB25_CHUNK.read_bytes(), (64, 64, 64), "uint64", (8, 8, 8))[0]
     big = np.tile(fib, (4, 4, 4))
     buf, big_buf = cseg.encode(fib, (8, 8, 8)), cseg.encode(big, (8, 8, 8))
     calls = {

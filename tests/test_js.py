@@ -20,6 +20,7 @@ import subprocess
 import threading
 from pathlib import Path
 
+import common
 import compressed_segmentation as cseg
 import numpy as np
 import pytest
@@ -28,7 +29,6 @@ from ngcodec import webdemo
 
 REPO = Path(__file__).resolve().parents[1]
 JS_TESTS = REPO / "tests" / "js"
-FIB25_RAW = Path(__file__).resolve().parents[2] / "shared/data/fib25_64x64x64_uint64.dat"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
 
@@ -59,7 +59,7 @@ def node_modules() -> Path:
 
 def fib25_labels() -> np.ndarray:
     """The FIB-25 labels as a (z, y, x) uint64 array."""
-    return np.fromfile(FIB25_RAW, "<u8").reshape(64, 64, 64)
+    return common.fib25()
 
 
 # --------------------------------------------------------------------------
