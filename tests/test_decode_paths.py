@@ -390,6 +390,19 @@ def test_short_tables_everywhere(dtype, bits):
 # Other paths: fused rows of narrow blocks, scratch, per-voxel
 # --------------------------------------------------------------------------
 
+def decodes_every_encoding(a, block_size, bits):
+    """Asserts that ngcodec decodes *a* ((Z, Y, X)) from each of ENCODINGS
+    and from the compressed_segmentation package; returns the paths taken
+    by the blocks of the ENCODINGS chunks."""
+    seen = collections.Counter()
+    for name in ENCODINGS:
+        buf = _encode(a, block_size, bits, name)
+        assert_decodes(buf, a, block_size)
+        seen.update(path_counts(buf, chunk_of(a), block_size, a.dtype))
+    assert_decodes(cs_compress(a, block_size), a, block_size, reference=False)
+    return seen
+
+
 OTHER_BLOCKS = [
     # (block, chunk, path expected per bits)
     ((4, 4, 4), (13, 11, 9), {1: "fused", 2: "fused", 4: "fused"}),
@@ -406,12 +419,7 @@ OTHER_BLOCKS = [
 def test_other_paths(dtype, bits, block_size, chunk_size, expected):
     a = patterned(chunk_size, block_size, bits, dtype, modes=HIGH_MODES, pool=2,
                   seed=bits + 51, last=(1 << bits) - 1)
-    seen = collections.Counter()
-    for name in ENCODINGS:
-        buf = _encode(a, block_size, bits, name)
-        assert_decodes(buf, a, block_size)
-        seen.update(path_counts(buf, chunk_size, block_size, dtype))
-    assert_decodes(cs_compress(a, block_size), a, block_size, reference=False)
+    seen = decodes_every_encoding(a, block_size, bits)
     assert seen[expected[bits]] > 0, seen
     if expected[bits] == "per_voxel":
         assert seen["per_voxel_checked"] > 0, seen
@@ -439,12 +447,7 @@ def test_whole_byte_indices(dtype, bits, block_size, chunk_size, expected):
     whole bytes, read in place where the table is long enough."""
     a = patterned(chunk_size, block_size, bits, dtype, modes=HIGH_MODES, pool=2,
                   seed=bits + 7, last=2)
-    seen = collections.Counter()
-    for name in ENCODINGS:
-        buf = _encode(a, block_size, bits, name)
-        assert_decodes(buf, a, block_size)
-        seen.update(path_counts(buf, chunk_size, block_size, dtype))
-    assert_decodes(cs_compress(a, block_size), a, block_size, reference=False)
+    seen = decodes_every_encoding(a, block_size, bits)
     assert seen[expected] > 0, seen
     assert seen["scratch_checked"] > 0, seen
 

@@ -342,6 +342,15 @@ NGC_INLINE void decode_rows_simd(const uint32_t *values, const uint8_t *table, u
 }
 #endif
 
+/* Expands ROWS(row_length), a loop over the visible rows, with 8-voxel rows
+ * (the usual 8x8x8 blocks) as a constant so that the loop over x unrolls. */
+#define WITH_ROW_LENGTH(ROWS) \
+  if (nx == 8) {              \
+    ROWS(8)                   \
+  } else {                    \
+    ROWS(nx)                  \
+  }
+
 /* Decodes one block with `bits` (nonzero) and label width `vw` constant after
  * inlining. Returns NGC_ERR_BAD_TABLE_INDEX if an index of the block, padding
  * included (as neuroglancer-scripts requires), is not below `entries`. */
@@ -373,7 +382,6 @@ NGC_INLINE int decode_block(const uint32_t *values, const uint8_t *table,
     const uint32_t field_mask = field_bits == 32 ? 0xFFFFFFFFu : (1u << field_bits) - 1;
     uint32_t repeat = 0;
     for (uint32_t x = 0; x < bx; x++) repeat |= 1u << (x * bits);
-    /* 8-voxel rows (the usual 8x8x8 blocks) get loops of constant length. */
 #define FUSED_ROWS(row_length)                                                    \
     for (uint32_t z = 0; z < nz; z++)                                             \
       for (uint32_t y = 0; y < ny; y++) {                                         \
@@ -388,11 +396,7 @@ NGC_INLINE int decode_block(const uint32_t *values, const uint8_t *table,
         for (uint32_t x = 0; x < row_length; x++, word >>= bits)                  \
           store_label(out + x * label_bytes, table, word & mask, vw);             \
       }
-    if (nx == 8) {
-      FUSED_ROWS(8)
-    } else {
-      FUSED_ROWS(nx)
-    }
+    WITH_ROW_LENGTH(FUSED_ROWS)
 #undef FUSED_ROWS
     return NGC_OK;
   }
@@ -408,11 +412,7 @@ NGC_INLINE int decode_block(const uint32_t *values, const uint8_t *table,
           store_label(out + x * label_bytes, table,                               \
                       bits == 8 ? row[x] : ngc_load16(row + 2 * (size_t)x), vw);  \
       }
-    if (nx == 8) {
-      BYTE_ROWS(8)
-    } else {
-      BYTE_ROWS(nx)
-    }
+    WITH_ROW_LENGTH(BYTE_ROWS)
 #undef BYTE_ROWS
     return NGC_OK;
   }
