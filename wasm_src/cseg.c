@@ -450,15 +450,12 @@ NGC_INLINE void fill_block(const uint8_t *table, const block_view *v,
   const uint32_t nx = v->vis[0], ny = v->vis[1], nz = v->vis[2];
   const size_t row_stride = v->row_stride, plane_stride = v->plane_stride;
   uint8_t *const base = v->out;
-  if (nx == 8) { /* constant-length rows unroll into splat stores */
-    for (uint32_t z = 0; z < nz; z++)
-      for (uint32_t y = 0; y < ny; y++)
-        fill_row(base + z * plane_stride + y * row_stride, table, 0, 8, vw);
-    return;
-  }
-  for (uint32_t z = 0; z < nz; z++)
-    for (uint32_t y = 0; y < ny; y++)
-      fill_row(base + z * plane_stride + y * row_stride, table, 0, nx, vw);
+#define FILL_ROWS(row_length)                                                     \
+  for (uint32_t z = 0; z < nz; z++)                                               \
+    for (uint32_t y = 0; y < ny; y++)                                             \
+      fill_row(base + z * plane_stride + y * row_stride, table, 0, row_length, vw);
+  WITH_ROW_LENGTH(FILL_ROWS)
+#undef FILL_ROWS
 }
 
 /* Instantiates decode_block for each bit width of one label width. */

@@ -198,7 +198,7 @@ class _RawFunc:
     """
 
     __slots__ = ("context", "func", "func_struct", "values", "words", "result", "trap",
-                 "size", "call_unchecked")
+                 "trap_address", "size", "call_unchecked")
 
     def __init__(self, store, func, nparams, cfuncs):
         self.call_unchecked = cfuncs.call_unchecked
@@ -215,6 +215,7 @@ class _RawFunc:
         self.words = (ctypes.c_uint32 * (_RAW_WORDS * self.size)).from_buffer(values)
         self.result = ctypes.c_int32.from_buffer(values)
         self.trap = ctypes.c_void_p()
+        self.trap_address = ctypes.addressof(self.trap)
 
     def __call__(self, *args):
         words = self.words
@@ -225,7 +226,7 @@ class _RawFunc:
         trap = self.trap
         trap.value = None
         error = self.call_unchecked(self.context, self.func, self.values, self.size,
-                                    ctypes.addressof(trap))
+                                    self.trap_address)
         if error:
             raise wasmtime.WasmtimeError._from_ptr(
                 ctypes.cast(error, ctypes.POINTER(ffi.wasmtime_error_t)))
@@ -339,8 +340,8 @@ class Instance:
         if mutable:
             result = bytearray(size)
             if size:
-                ctypes.memmove((ctypes.c_char * size).from_buffer(result),
-                               self.base() + ptr, size)
+                self.c.copy(ctypes.addressof((ctypes.c_char * size).from_buffer(result)),
+                            self.base() + ptr, size)
             return result
         return ctypes.string_at(self.base() + ptr, size)
 
