@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds pyhost/ngcodec/ngcodec.wasm from wasm_src/ with Debian's emscripten
+# Builds pyhost/ngcodec/web/ngcodec.wasm from wasm_src/ with Debian's emscripten
 # (3.1.6). The output is byte-for-byte reproducible; tests/test_wasm_module.py
 # rebuilds it and compares with the committed file.
 #
@@ -8,7 +8,7 @@
 # Do not set EM_CACHE: Debian's library cache is prebuilt and frozen.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-out=${1:-$here/pyhost/ngcodec/ngcodec.wasm}
+out=${1:-$here/pyhost/ngcodec/web/ngcodec.wasm}
 exports=_malloc,_free,_ngc_version,_ngc_error_name,_ngc_decoded_size,\
 _ngc_raw_decode,_ngc_raw_encode,_ngc_cseg_encode_bound,_ngc_cseg_encode,\
 _ngc_cseg_decode

@@ -48,7 +48,7 @@ def test_module_exports_exactly_the_abi():
 def test_only_one_wasm_in_the_repository():
     tracked = subprocess.run(["git", "ls-files", "*.wasm"], cwd=REPO, check=True,
                              capture_output=True, text=True).stdout.split()
-    assert tracked == ["pyhost/ngcodec/ngcodec.wasm"]
+    assert tracked == ["pyhost/ngcodec/web/ngcodec.wasm"]
 
 
 def test_version_matches_header():

@@ -33,7 +33,7 @@ from .errors import (
     error_for_status,
 )
 
-WASM_PATH = Path(__file__).with_name("ngcodec.wasm")
+WASM_PATH = Path(__file__).parent / "web" / "ngcodec.wasm"
 
 # An instance whose linear memory grew past this is dropped after its call,
 # so one huge chunk does not pin its memory for the life of the thread.

@@ -6,7 +6,7 @@ export * as ngcodec from "../../pyhost/ngcodec/web/ngcodec.js";
 export { NgcodecError } from "../../pyhost/ngcodec/web/ngcodec.js";
 
 /** The wasm the tests load (the package's committed module). */
-export const WASM_URL = new URL("../../pyhost/ngcodec/ngcodec.wasm", import.meta.url);
+export const WASM_URL = new URL("../../pyhost/ngcodec/web/ngcodec.wasm", import.meta.url);
 
 /** Fixture folder written by tests/test_js.py, or null when run alone. */
 export const FIXTURES = process.env.NGCODEC_JS_FIXTURES || null;

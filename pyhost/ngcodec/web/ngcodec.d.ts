@@ -45,8 +45,8 @@ export type WasmSource =
 
 /**
  * Loads, compiles and instantiates the module once (the codec functions call
- * it themselves). The default source is `new URL("../ngcodec.wasm",
- * import.meta.url)`, falling back to `./ngcodec.wasm` beside ngcodec.js.
+ * it themselves). The default source is `new URL("./ngcodec.wasm",
+ * import.meta.url)`: the module beside ngcodec.js.
  * Passing a source replaces any module loaded before. A load that fails
  * rejects with the loader's own error (a fetch or file system error,
  * WebAssembly.CompileError, TypeError for an unusable source), not an

@@ -129,19 +129,10 @@ async function compileResponse(response) {
   return WebAssembly.compile(await response.arrayBuffer());
 }
 
-// The module sits next to the package folder in the Python wheel
-// (ngcodec/web/ngcodec.js + ngcodec/ngcodec.wasm). A package packed from
-// web/ alone carries its own copy beside ngcodec.js, so that is the fallback.
-async function fetchDefault() {
-  const primary = new URL("../ngcodec.wasm", import.meta.url);
-  const fallback = new URL("./ngcodec.wasm", import.meta.url);
-  try {
-    const got = await fetchUrl(primary);
-    if (got instanceof Uint8Array || got.ok || got.status !== 404) return got;
-  } catch (e) {
-    if (!(isNode && e.code === "ENOENT")) throw e;
-  }
-  return fetchUrl(fallback);
+// The module's one home is beside this file, in the Python wheel
+// (ngcodec/web/) and in the npm package alike.
+function fetchDefault() {
+  return fetchUrl(new URL("./ngcodec.wasm", import.meta.url));
 }
 
 // Node's fetch has no file: URLs, so Node reads those (and bare paths) from
