@@ -96,5 +96,5 @@ def decoded_nbytes(num_channels, chunk_size, itemsize, what):
     x, y, z = chunk_size
     nbytes = num_channels * x * y * z * itemsize
     if nbytes > MAX_DECODED_BYTES:
-        raise error_for_status(-13, what, f" ({nbytes:,} bytes)")
+        raise error_for_status("NGC_ERR_TOO_LARGE", what, f" ({nbytes:,} bytes)")
     return nbytes

@@ -55,7 +55,7 @@ def decode(buf, chunk_size, dtype, num_channels=1, out=None, *, limits=None):
     expected = decoded_size(chunk_size, num_channels, dtype.itemsize)
     check_memory(resolve(limits), expected, what)
     if size != expected:
-        raise error_for_status(-3, what, f" ({size} bytes, expected {expected} for "
+        raise error_for_status("NGC_ERR_SIZE_MISMATCH", what, f" ({size} bytes, expected {expected} for "
                                f"{num_channels} channel(s) of {chunk_size} {dtype.name})")
     shape = (num_channels, chunk_size[2], chunk_size[1], chunk_size[0])
     decoded = np.frombuffer(data, dtype=dtype).reshape(shape)
