@@ -1,0 +1,1 @@
+"""Neuroglancer precomputed datasets: the info, storage, chunk layouts and Volume."""
