@@ -11,7 +11,7 @@ import pytest
 
 import common
 import ngcodec
-from ngcodec import Limits, ResourceLimitError, _runtime, chunk_encoding
+from ngcodec import Limits, ResourceLimitError, chunk_encoding, runtime
 from ngcodec import compressed_segmentation as cseg
 from ngcodec import raw
 
@@ -157,8 +157,9 @@ def test_each_thread_has_its_own_instances():
     def worker():
         check_fib25(None)
         check_fib25(Limits())
-        sandbox = _runtime._local.sandbox[_runtime._sandbox_key(Limits())]
-        seen.put((id(_runtime._local.fast), id(sandbox), _runtime._local.fast, sandbox))
+        fast, sandbox = runtime.peek_instance(None), runtime.peek_instance(Limits())
+        assert fast is not None and sandbox is not None
+        seen.put((id(fast), id(sandbox), fast, sandbox))
 
     threads = [threading.Thread(target=worker) for _ in range(3)]
     for t in threads:

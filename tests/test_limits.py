@@ -24,7 +24,7 @@ import pytest
 
 import common
 import ngcodec
-from ngcodec import Limits, ResourceLimitError, _runtime, chunk_encoding
+from ngcodec import Limits, ResourceLimitError, chunk_encoding, runtime
 from ngcodec import compressed_segmentation as cseg
 from ngcodec import raw
 
@@ -156,8 +156,7 @@ BOMB_SIZES = {"64GiB": (2048, 2048, 2048), "2GiB": (1024, 1024, 256),
 @pytest.mark.parametrize("size", BOMB_SIZES.values(), ids=BOMB_SIZES.keys())
 @pytest.mark.parametrize("call", BOMB_CALLS.values(), ids=BOMB_CALLS.keys())
 def test_bomb_is_refused_before_allocating(call, size):
-    key = _runtime._sandbox_key(Limits())
-    before = _runtime._local.sandbox.get(key)
+    before = runtime.peek_instance(Limits())
     before_size = before.memory_size() if before is not None else 0
     tracemalloc.start()
     try:
@@ -171,7 +170,7 @@ def test_bomb_is_refused_before_allocating(call, size):
     assert peak < MiB, f"{peak:,} bytes allocated while refusing a bomb"
     message = str(info.value)
     assert "memory limit" in message or "4 GiB" in message, message
-    sandbox = _runtime._local.sandbox.get(key)  # the module's memory did not grow either
+    sandbox = runtime.peek_instance(Limits())  # the module's memory did not grow either
     if sandbox is not None:
         assert sandbox.memory_size() <= (before_size if sandbox is before else 16 * MiB)
 
@@ -255,7 +254,7 @@ def test_memory_growth_past_the_cap_raises_and_recovers(fib25):
     limits = Limits(memory_bytes=4 * MiB + 64 * 1024, seconds=None)  # a fresh instance
     with pytest.raises(ResourceLimitError, match="memory limit 4259840 bytes"):
         cseg.encode(noise, (8, 8, 8), limits=limits)
-    assert _runtime._sandbox_key(limits) not in _runtime._local.sandbox
+    assert runtime.peek_instance(limits) is None
     buf = fib25_cseg()
     assert np.array_equal(cseg.decode(buf, **FIB25_GEOMETRY, limits=limits), fib25[np.newaxis])
     encoded = cseg.encode(noise, (8, 8, 8), limits=Limits(memory_bytes=16 * MiB))
@@ -274,7 +273,7 @@ def test_time_limit_trips_and_drops_the_instance(memory_bytes):
     message = str(info.value)
     assert "time limit of 0.01 s exceeded" in message, message
     assert "compressed_segmentation decode" in message
-    assert _runtime._sandbox_key(limits) not in _runtime._local.sandbox, \
+    assert runtime.peek_instance(limits) is None, \
         "the interrupted instance was kept"
     # The next call on this thread, same limits, works on a normal chunk.
     assert np.array_equal(cseg.decode(fib25_cseg(), **FIB25_GEOMETRY, limits=limits),
@@ -300,19 +299,19 @@ def test_time_limit_on_encode():
     with no_hang(5.0):
         with pytest.raises(ResourceLimitError, match="time limit of 0.01 s"):
             cseg.encode(labels, (8, 8, 8), limits=limits)
-    assert _runtime._sandbox_key(limits) not in _runtime._local.sandbox
+    assert runtime.peek_instance(limits) is None
 
 
 def test_sandbox_instance_is_reused_between_good_calls():
     limits = Limits()
     cseg.decode(fib25_cseg(), **FIB25_GEOMETRY, limits=limits)
-    key = _runtime._sandbox_key(limits)
-    first = _runtime._local.sandbox[key]
+    first = runtime.peek_instance(limits)
+    assert first is not None
     cseg.decode(fib25_cseg(), **FIB25_GEOMETRY, limits=limits)
-    assert _runtime._local.sandbox[key] is first
+    assert runtime.peek_instance(limits) is first
     with pytest.raises(ngcodec.InvalidFormatError):  # a status, not a trap: kept
         cseg.decode(fib25_cseg()[:-4], **FIB25_GEOMETRY, limits=limits)
-    assert _runtime._local.sandbox[key] is first
+    assert runtime.peek_instance(limits) is first
 
 
 # -- defaults ----------------------------------------------------------------------
@@ -376,7 +375,7 @@ def test_huge_seconds_does_not_wrap_the_epoch_deadline():
     """2**64 ticks of 10 ms: the deadline must saturate, not wrap modulo
     2**64 to a 1-tick deadline that interrupts a 0.1 s decode."""
     buf, labels = big_chunk()
-    limits = Limits(memory_bytes=512 * MiB, seconds=(2 ** 64) * _runtime.EPOCH_TICK_SECONDS)
+    limits = Limits(memory_bytes=512 * MiB, seconds=(2 ** 64) * runtime.EPOCH_TICK_SECONDS)
     out = cseg.decode(buf, (256, 256, 256), "uint64", (8, 8, 8), limits=limits)
     assert np.array_equal(out[0], labels)
 
@@ -443,7 +442,8 @@ def test_alternating_limits_reuse_their_instances():
     a, b = Limits(), Limits(seconds=None)
     cseg.decode(fib25_cseg(), **FIB25_GEOMETRY, limits=a)
     cseg.decode(fib25_cseg(), **FIB25_GEOMETRY, limits=b)
-    kept = dict(_runtime._local.sandbox)
+    kept = {limits: runtime.peek_instance(limits) for limits in (a, b)}
+    assert None not in kept.values()
     for limits in (a, b, a, b):
         cseg.decode(fib25_cseg(), **FIB25_GEOMETRY, limits=limits)
-    assert all(_runtime._local.sandbox[k] is v for k, v in kept.items())
+    assert all(runtime.peek_instance(limits) is inst for limits, inst in kept.items())

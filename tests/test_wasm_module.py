@@ -7,7 +7,7 @@ from pathlib import Path
 import wasmtime
 
 import ngcodec
-from ngcodec import _runtime
+from ngcodec import runtime
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,7 +33,7 @@ EXPECTED_EXPORTS = [
 
 
 def _module():
-    return wasmtime.Module(wasmtime.Engine(), _runtime.WASM_PATH.read_bytes())
+    return wasmtime.Module(wasmtime.Engine(), runtime.WASM_PATH.read_bytes())
 
 
 def test_module_has_no_imports():
@@ -60,7 +60,7 @@ def test_version_matches_header():
 
 
 def test_error_names_match_the_python_table():
-    with _runtime.session("names", decoding=False) as inst:
+    with runtime.session("names", decoding=False) as inst:
         for status, name in ngcodec.errors.STATUS_NAMES.items():
             assert inst.error_name(status) == name
         assert inst.error_name(-999) == "NGC_ERR_UNKNOWN"
@@ -77,4 +77,4 @@ def test_rebuild_is_byte_identical(tmp_path):
     out = tmp_path / "rebuilt.wasm"
     subprocess.run(["bash", str(copy / "build_scripts" / "build_wasm.sh"), str(out)],
                    check=True, capture_output=True)
-    assert out.read_bytes() == _runtime.WASM_PATH.read_bytes()
+    assert out.read_bytes() == runtime.WASM_PATH.read_bytes()

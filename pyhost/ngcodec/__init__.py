@@ -6,7 +6,7 @@
 """
 
 from . import chunk_encoding, compressed_segmentation, raw
-from ._runtime import version as wasm_version
+from .runtime import version as wasm_version
 from .limits import Limits, get_default_limits, set_default_limits
 from .errors import (
     IncompatibleEncoderError,

@@ -77,13 +77,14 @@ def as_bytes(buf, what):
 
 
 def output_array(out, shape, dtype, what):
-    """*out* checked to take a decoded chunk, or a new array."""
+    """*out* checked to take a decoded chunk (any writable view of that
+    shape and dtype), or a new array."""
     if out is None:
         return np.empty(shape, dtype=dtype)
     if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != dtype \
-            or not out.flags.c_contiguous or not out.flags.writeable:
+            or not out.flags.writeable:
         raise InvalidParameterError(
-            f"{what}: out must be a writable C-contiguous {dtype} array of shape {shape}")
+            f"{what}: out must be a writable {dtype} array of shape {shape}")
     return out
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _geometry as geo
 from . import _jpeg
-from ._runtime import check_memory
+from .runtime import check_memory
 from .limits import resolve
 from . import compressed_segmentation as _cseg
 from . import raw as _raw
@@ -140,11 +140,26 @@ class ChunkEncoder:
         """
         raise NotImplementedError
 
-    def _cast(self, chunk):
-        chunk = np.asarray(chunk).astype(self.dtype, casting="safe")
-        assert chunk.ndim == 4
-        assert chunk.shape[0] == self.num_channels
+    def _check_shape(self, chunk):
+        """The reference asserts these; here they hold under ``python -O``
+        too, and the AssertionError says what is wrong."""
+        if chunk.ndim != 4:
+            raise AssertionError(
+                f"{type(self).__name__}.encode: expected a 4-D (C, Z, Y, X) array, "
+                f"got {chunk.ndim}-D of shape {chunk.shape}")
+        if chunk.shape[0] != self.num_channels:
+            raise AssertionError(
+                f"{type(self).__name__}.encode: the array has {chunk.shape[0]} channel(s) "
+                f"(shape {chunk.shape}, (C, Z, Y, X)), the encoder {self.num_channels}")
         return chunk
+
+    def _cast(self, chunk):
+        chunk = np.asarray(chunk)
+        if not np.can_cast(chunk.dtype, self.dtype, casting="safe"):
+            # The reference's astype(casting="safe") raises TypeError too.
+            raise TypeError(f"{type(self).__name__}.encode: cannot cast {chunk.dtype} to "
+                            f"{self.dtype.name} without loss (casting='safe')")
+        return self._check_shape(chunk.astype(self.dtype, copy=False))
 
     def __repr__(self):
         return f"{type(self).__name__}({self.dtype.name!r}, {self.num_channels})"
@@ -223,16 +238,20 @@ class JpegChunkEncoder(ChunkEncoder):
             raise IncompatibleEncoderError(
                 "The JPEG encoding can only handle uint8 data_type with 1 or 3 channels")
         super().__init__(data_type, num_channels, limits=limits)
-        assert 1 <= jpeg_quality <= 100
-        assert jpeg_plane in ("xy", "xz")
+        # AssertionError as in the reference, but checked under -O as well.
+        if not 1 <= jpeg_quality <= 100:
+            raise AssertionError(f"jpeg_quality must be in [1, 100], got {jpeg_quality!r}")
+        if jpeg_plane not in ("xy", "xz"):
+            raise AssertionError(f'jpeg_plane must be "xy" or "xz", got {jpeg_plane!r}')
         self.jpeg_quality = jpeg_quality
         self.jpeg_plane = jpeg_plane
 
     def encode(self, chunk):
-        assert np.can_cast(chunk.dtype, self.dtype, casting="safe")
-        assert chunk.ndim == 4
-        assert chunk.shape[0] == self.num_channels
-        return _jpeg.encode_chunk(chunk, self.jpeg_quality, self.jpeg_plane)
+        chunk = np.asarray(chunk)
+        if not np.can_cast(chunk.dtype, self.dtype, casting="safe"):
+            raise AssertionError(f"JpegChunkEncoder.encode: cannot cast {chunk.dtype} to uint8 "
+                                 "without loss (casting='safe')")
+        return _jpeg.encode_chunk(self._check_shape(chunk), self.jpeg_quality, self.jpeg_plane)
 
     def decode(self, buf, chunk_size):
         # Pillow decodes on the host: limits bound the declared size only.

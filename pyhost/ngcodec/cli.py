@@ -1,5 +1,8 @@
-"""The ``ngcodec`` command: ``demo`` (round trip on bundled data), ``web``
-(the browser demo on localhost)."""
+"""The ``ngcodec`` command: ``demo`` (round trip on the bundled FIB-25
+chunk, timed) and ``verify`` (every chunk of a dataset, in the sandbox).
+
+The browser demo is an example, not part of the library:
+``python examples/web/serve.py``."""
 
 import argparse
 import sys
@@ -9,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__, compressed_segmentation
-from ._runtime import version as wasm_version
+from .runtime import version as wasm_version
 
 DATA_DIR = Path(__file__).with_name("data")
 FIB25_CHUNK = DATA_DIR / "fib25_64x64x64_uint64.cseg8"
@@ -51,17 +54,20 @@ def demo(args):
     return 0
 
 
-def web(args):
-    from . import webdemo
-
-    webdemo.serve(host=args.host, port=args.port, open_browser=args.open)
-    return 0
-
-
 def verify(args):
     from . import verify as _verify
 
     return _verify.main(args)
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
 
 
 def build_parser():
@@ -70,15 +76,11 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"ngcodec {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("demo", help="round-trip the bundled FIB-25 chunk and time it")
-    p.add_argument("--repeat", type=int, default=20, help="timing runs (best is kept)")
+    p = sub.add_parser("demo", help="round-trip the bundled FIB-25 chunk and time it",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--repeat", type=_positive_int, default=20, metavar="N",
+                   help="timing runs of each of decode and encode (the best is kept)")
     p.set_defaults(func=demo)
-
-    p = sub.add_parser("web", help="serve the browser demo on localhost")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--open", action="store_true", help="open it in a web browser")
-    p.set_defaults(func=web)
 
     from . import verify as _verify
 

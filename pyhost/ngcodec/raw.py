@@ -10,9 +10,9 @@ import functools
 import numpy as np
 
 from . import _geometry as geo
-from ._runtime import check, check_memory, session
-from .limits import resolve
+from . import runtime
 from .errors import InvalidParameterError, error_for_status
+from .limits import resolve
 
 __all__ = ["encode", "decode", "DTYPES"]
 
@@ -22,11 +22,8 @@ DTYPES = geo.PRECOMPUTED_DTYPES
 @functools.lru_cache(maxsize=256)
 def decoded_size(chunk_size, num_channels, itemsize):
     """Bytes of a raw chunk, as the module computes and bounds it."""
-    what = "raw"
-    with session(what, decoding=False) as inst:
-        inst.set_chunk(chunk_size, num_channels, itemsize)
-        check(inst.call("ngc_decoded_size", inst.chunk_ptr, inst.ret_ptr), what)
-        return inst.read_u32(inst.ret_ptr)
+    return runtime.query("ngc_decoded_size", runtime.Chunk(chunk_size, num_channels, itemsize),
+                         what="raw")
 
 
 def encode(array, *, limits=None):
@@ -39,13 +36,15 @@ def encode(array, *, limits=None):
         raise InvalidParameterError(f"raw encode: expected a 3-D or 4-D array, got {a.ndim}-D")
     dtype = geo.little_endian(a.dtype, DTYPES, "raw encode")
     c, z, y, x = a.shape
-    check_memory(resolve(limits), decoded_size((x, y, z), c, dtype.itemsize), "raw encode")
+    runtime.check_memory(resolve(limits), decoded_size((x, y, z), c, dtype.itemsize),
+                         "raw encode")
     return a.astype(dtype, copy=False).tobytes()
 
 
 def decode(buf, chunk_size, dtype, num_channels=1, out=None, *, limits=None):
-    """Decodes a raw chunk into a new (or the given *out*) (C, Z, Y, X) array.
-    *limits* caps the declared size (see :class:`ngcodec.Limits`)."""
+    """Decodes a raw chunk into a new (or the given *out*, any writable view
+    of that shape and dtype) (C, Z, Y, X) array. *limits* caps the declared
+    size (see :class:`ngcodec.Limits`)."""
     what = "raw decode"
     chunk_size = geo.xyz(chunk_size, "chunk_size", 0)
     num_channels = geo.channels(num_channels)
@@ -53,7 +52,7 @@ def decode(buf, chunk_size, dtype, num_channels=1, out=None, *, limits=None):
     data = geo.as_bytes(buf, what)
     size = len(data) if type(data) is bytes else data.size
     expected = decoded_size(chunk_size, num_channels, dtype.itemsize)
-    check_memory(resolve(limits), expected, what)
+    runtime.check_memory(resolve(limits), expected, what)
     if size != expected:
         raise error_for_status("NGC_ERR_SIZE_MISMATCH", what, f" ({size} bytes, expected {expected} for "
                                f"{num_channels} channel(s) of {chunk_size} {dtype.name})")
