@@ -3,9 +3,11 @@
 - Fixtures are written here, by the compressed-segmentation package, for the
   Node tests in tests/js/ to decode; Node's own encodings come back and are
   decoded here by that package (interoperate both ways).
-- The browser test serves the demo with ngcodec.webdemo, drives Debian's
-  Chromium through playwright-core (tests/js/browser_check.mjs) and checks
-  the colours drawn for whole z slices against the raw FIB-25 labels.
+- The browser test starts the demo server as documented
+  (``python examples/web/serve.py --port 0``), drives Debian's Chromium
+  through playwright-core (tests/js/browser_check.mjs) and checks the colours
+  drawn for whole z slices against the raw FIB-25 labels. The server's
+  allow-list is tested in-process.
 
 Node, npm and Chromium are required: these tests fail, not skip, without
 them (build_scripts/test.sh installs them).
@@ -13,10 +15,13 @@ them (build_scripts/test.sh installs them).
 
 from __future__ import annotations
 
+import http.client
+import importlib.util
 import json
 import os
 import shutil
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -25,10 +30,12 @@ import compressed_segmentation as cseg
 import numpy as np
 import pytest
 
-from ngcodec import webdemo
+import ngcodec
 
 REPO = Path(__file__).resolve().parents[1]
 JS_TESTS = REPO / "tests" / "js"
+DEMO = REPO / "examples" / "web"
+SERVE = DEMO / "serve.py"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
 
@@ -143,7 +150,7 @@ def fixture_dir(tmp_path_factory) -> tuple[Path, dict]:
             "name": name,
             "chunkSize": list(array.shape[:0:-1]),  # (x, y, z)
             "blockSize": list(block),
-            "dataType": array.dtype.name,
+            "dtype": array.dtype.name,
             "numChannels": array.shape[0],
             "cseg": f"{name}.cseg",
             "raw": f"{name}.raw",
@@ -173,7 +180,7 @@ def test_node_suite_and_interop(node_modules, fixture_dir):
 
 
 def fmix32(h: int) -> int:
-    """MurmurHash3's 32-bit finaliser, as in web/colors.js."""
+    """MurmurHash3's 32-bit finaliser, as in examples/web/colors.js."""
     h ^= h >> 16
     h = (h * 0x85EBCA6B) & 0xFFFFFFFF
     h ^= h >> 13
@@ -183,7 +190,7 @@ def fmix32(h: int) -> int:
 
 
 def label_color(label: int) -> tuple[int, int, int]:
-    """The demo's documented colour of a label (web/colors.js)."""
+    """The demo's documented colour of a label (examples/web/colors.js)."""
     if label == 0:
         return (0, 0, 0)
     h = fmix32(label & 0xFFFFFFFF)
@@ -194,7 +201,7 @@ def test_label_color_matches_colors_js(node_modules):
     """The Python copy of the colour function agrees with colors.js."""
     labels = [0, 1, 2, 255, 65536, 2**32 - 1, 2**32, 2**32 + 5, 2**64 - 1, 150303]
     script = (
-        "import { labelColor } from './pyhost/ngcodec/web/colors.js';"
+        "import { labelColor } from './examples/web/colors.js';"
         f"console.log(JSON.stringify({json.dumps([str(v) for v in labels])}"
         ".map((v) => labelColor(BigInt(v)))));"
     )
@@ -202,17 +209,114 @@ def test_label_color_matches_colors_js(node_modules):
     assert json.loads(proc.stdout) == [list(label_color(v)) for v in labels]
 
 
+def load_serve():
+    """examples/web/serve.py as a module (it is an example, not a package)."""
+    spec = importlib.util.spec_from_file_location("ngcodec_demo_serve", SERVE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture
 def demo_server():
-    server = webdemo.make_server("127.0.0.1", 0)
+    """The documented command, on a free port; yields the URL it prints."""
+    proc = subprocess.Popen(
+        [sys.executable, str(SERVE), "--host", "127.0.0.1", "--port", "0", "--quiet"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("ngcodec demo at http://127.0.0.1:"), (line, proc.stderr.read())
+        yield line.split()[3]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+@pytest.fixture(scope="module")
+def demo_routes():
+    """An in-process server of serve.py: (get(path) -> (status, headers, body), module)."""
+    serve = load_serve()
+    server = serve.make_server("127.0.0.1", 0, verbose=False)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+
+    def get(path, method="GET"):
+        conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=10)
+        try:
+            conn.request(method, path)
+            response = conn.getresponse()
+            return response.status, dict(response.getheaders()), response.read()
+        finally:
+            conn.close()
+
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield get, serve
     finally:
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
+
+
+def test_serve_help_shows_defaults():
+    proc = run([sys.executable, str(SERVE), "--help"], cwd=REPO, timeout=60)
+    text = " ".join(proc.stdout.split())
+    assert "--host HOST" in text and "(default: 127.0.0.1)" in text, proc.stdout
+    assert "--port PORT" in text and "(default: 8000)" in text, proc.stdout
+    assert "--open" in text, proc.stdout
+
+
+def test_serve_finds_the_package_and_its_own_files(demo_routes):
+    _, serve = demo_routes
+    assert serve.PACKAGE == Path(ngcodec.__file__).resolve().parent
+    assert serve.HERE == DEMO
+    for path, file in serve.ROUTES.items():
+        assert file.is_file(), (path, file)
+
+
+def test_serve_serves_the_allow_list(demo_routes):
+    get, serve = demo_routes
+    package = Path(ngcodec.__file__).resolve().parent
+    expected = {
+        "/": (DEMO / "index.html", "text/html"),
+        "/index.html": (DEMO / "index.html", "text/html"),
+        "/demo.js": (DEMO / "demo.js", "text/javascript"),
+        "/worker.js": (DEMO / "worker.js", "text/javascript"),
+        "/colors.js": (DEMO / "colors.js", "text/javascript"),
+        "/web/ngcodec.js": (package / "web" / "ngcodec.js", "text/javascript"),
+        "/web/ngcodec.wasm": (package / "web" / "ngcodec.wasm", "application/wasm"),
+        "/web/ngcodec.d.ts": (package / "web" / "ngcodec.d.ts", "text/plain"),
+        "/web/package.json": (package / "web" / "package.json", "application/json"),
+        "/web/README.md": (package / "web" / "README.md", "text/plain"),
+        "/data/fib25_64x64x64_uint64.cseg8": (package / "data" / "fib25_64x64x64_uint64.cseg8",
+                                              "application/octet-stream"),
+        "/web/ngcodec.js?v=1": (package / "web" / "ngcodec.js", "text/javascript"),
+    }
+    assert set(serve.ROUTES) == {p for p in expected if "?" not in p}
+    for path, (file, content_type) in expected.items():
+        status, headers, body = get(path)
+        assert status == 200, path
+        assert body == file.read_bytes(), path
+        assert headers["Content-Type"].startswith(content_type), (path, headers)
+        assert headers["Cache-Control"] == "no-cache"
+        status, headers, body = get(path, "HEAD")
+        assert (status, body, int(headers["Content-Length"])) == (200, b"", file.stat().st_size)
+
+
+@pytest.mark.parametrize("path", [
+    "/serve.py", "/README.md", "/web/", "/web", "/data/", "/web/index.html", "/web/worker.js",
+    "/web/../serve.py", "/web/%2e%2e/serve.py", "/web/..%2fserve.py", "/web/%2E%2E/%2E%2E/pyproject.toml",
+    "/data/../__init__.py", "/data/..%5c__init__.py", "/web\\..\\serve.py", "//etc/passwd",
+    "/../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/web/ngcodec.js/", "/web//ngcodec.js",
+    "/web/./ngcodec.js", "/WEB/ngcodec.js", "/__init__.py", "/errors.py", "/cli.py",
+    "/ngcodec.wasm", "/web/__init__.py", "/data/%66ib25_64x64x64_uint64.cseg8",
+])
+def test_serve_refuses_everything_else(demo_routes, path):
+    get, _ = demo_routes
+    status, _, body = get(path)
+    assert status == 404, (path, body[:200])
 
 
 def test_demo_page_draws_fib25_slices(node_modules, demo_server, tmp_path):
@@ -220,7 +324,7 @@ def test_demo_page_draws_fib25_slices(node_modules, demo_server, tmp_path):
     screenshot = tmp_path / "demo.png"
     zs = [32, 0, 17, 63]
     proc = run(
-        [require("node"), str(JS_TESTS / "browser_check.mjs"), f"{demo_server}/", str(screenshot),
+        [require("node"), str(JS_TESTS / "browser_check.mjs"), demo_server, str(screenshot),
          str(tmp_path / "chromium-profile"), ",".join(map(str, zs))],
         cwd=JS_TESTS, timeout=300,
     )

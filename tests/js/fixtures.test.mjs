@@ -1,7 +1,7 @@
 // Chunks encoded by another implementation (the compressed-segmentation
 // PyPI package), written by tests/test_js.py into $NGCODEC_JS_FIXTURES:
 //
-//   manifest.json  {"cases": [{name, chunkSize, blockSize, dataType,
+//   manifest.json  {"cases": [{name, chunkSize, blockSize, dtype,
 //                              numChannels, cseg, raw}, ...]}
 //   <cseg>, <raw>  the encoded chunk and its (C, Z, Y, X) little-endian bytes
 //
@@ -28,7 +28,7 @@ for (const c of cases) {
     const encoded = await readFile(join(FIXTURES, c.cseg));
     const raw = await readFile(join(FIXTURES, c.raw));
     const decoded = await ngcodec.decodeCompressedSegmentation(
-      encoded, c.chunkSize, c.blockSize, c.dataType, c.numChannels,
+      encoded, c.chunkSize, c.dtype, c.blockSize, { numChannels: c.numChannels },
     );
     assert.equal(decoded.byteLength, raw.byteLength);
     // Buffer.compare reports a mismatch without printing megabytes.
@@ -37,9 +37,10 @@ for (const c of cases) {
 
   test(`encodes ${c.name} into ours/ for the other package to decode`, async () => {
     const raw = await readFile(join(FIXTURES, c.raw));
-    const encoded = await ngcodec.encodeCompressedSegmentation(
-      raw, c.chunkSize, c.blockSize, c.dataType, c.numChannels,
-    );
+    // A Buffer is bytes: dtype is required.
+    const encoded = await ngcodec.encodeCompressedSegmentation(raw, c.blockSize, {
+      chunkSize: c.chunkSize, numChannels: c.numChannels, dtype: c.dtype,
+    });
     await mkdir(join(FIXTURES, "ours"), { recursive: true });
     await writeFile(join(FIXTURES, "ours", `${c.name}.cseg`), encoded);
   });

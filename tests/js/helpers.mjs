@@ -3,7 +3,10 @@
 import assert from "node:assert/strict";
 
 export * as ngcodec from "../../pyhost/ngcodec/web/ngcodec.js";
-export { NgcodecError } from "../../pyhost/ngcodec/web/ngcodec.js";
+export {
+  NgcodecError, InvalidFormatError, InvalidParameterError, ResourceLimitError, STATUSES,
+} from "../../pyhost/ngcodec/web/ngcodec.js";
+import * as lib from "../../pyhost/ngcodec/web/ngcodec.js";
 
 /** The wasm the tests load (the package's committed module). */
 export const WASM_URL = new URL("../../pyhost/ngcodec/web/ngcodec.wasm", import.meta.url);
@@ -27,9 +30,9 @@ export function rng(seed) {
  * (a palette of random 32- or 64-bit values), in runs so that some blocks
  * are uniform (0-bit) and others are mixed.
  */
-export function labels(dataType, count, distinct, seed = 1) {
+export function labels(dtype, count, distinct, seed = 1) {
   const rand = rng(seed);
-  const wide = dataType === "uint64";
+  const wide = dtype === "uint64";
   const palette = Array.from({ length: distinct }, (_, i) => {
     const low = Math.floor(rand() * 2 ** 32);
     return wide ? (BigInt(Math.floor(rand() * 2 ** 32)) << 32n) | BigInt(low) : low >>> 0;
@@ -51,13 +54,23 @@ export function words(...values) {
   return new Uint8Array(new Uint32Array(values).buffer);
 }
 
-/** Asserts that `promise` rejects with an NgcodecError named `codeName`. */
-export async function rejectsWith(promise, codeName, extra = {}) {
+/**
+ * Asserts that `promise` rejects with the NgcodecError of status
+ * `statusName`: its class is the one STATUSES gives, `status` its number,
+ * the message ends in "[statusName]", and each key of `extra` (channel,
+ * block, message...) has the value given (deep equality).
+ */
+export async function rejectsWith(promise, statusName, extra = {}) {
   await assert.rejects(promise, (err) => {
-    assert.equal(err.name, "NgcodecError", `not an NgcodecError: ${err}`);
-    assert.equal(err.codeName, codeName, err.message);
-    assert.equal(typeof err.code, "number");
-    for (const [key, value] of Object.entries(extra)) assert.equal(err[key], value, key);
+    assert.ok(err instanceof lib.NgcodecError, `not an NgcodecError: ${err}`);
+    assert.equal(err.statusName, statusName, err.message);
+    const entry = lib.STATUSES.find((s) => s.name === statusName);
+    assert.ok(entry, `no status ${statusName}`);
+    assert.equal(err.status, entry.code);
+    assert.equal(err.constructor, entry.error, `${err.name} for ${statusName}`);
+    assert.equal(err.name, entry.error.name);
+    assert.ok(err.message.endsWith(` [${statusName}]`), err.message);
+    for (const [key, value] of Object.entries(extra)) assert.deepEqual(err[key], value, key);
     return true;
   });
 }

@@ -51,7 +51,7 @@ test("init() accepts every kind of source", async () => {
   };
   for (const [what, source] of Object.entries(sources)) {
     await ngcodec.init(typeof source === "function" ? source() : source);
-    const out = await ngcodec.decodeCompressedSegmentation(words(1, 2, 3, 42), [2, 2, 2], [8, 8, 8], "uint32");
+    const out = await ngcodec.decodeCompressedSegmentation(words(1, 2, 3, 42), [2, 2, 2], "uint32", [8, 8, 8]);
     assert.deepEqual([...out], new Array(8).fill(42), what);
   }
   await ngcodec.init(); // cached: no reload
@@ -66,6 +66,40 @@ test("init() rejects bad sources and stays usable", async () => {
   assert.match(await ngcodec.version(), /^\d+\.\d+\.\d+$/);
 });
 
+test("the ES module exports exactly the documented API", async () => {
+  assert.deepEqual(Object.keys(ngcodec).sort(), [
+    "InvalidFormatError", "InvalidParameterError", "NgcodecError", "ResourceLimitError", "STATUSES",
+    "decodeCompressedSegmentation", "decodeRaw", "encodeCompressedSegmentation", "encodeRaw",
+    "init", "version",
+  ]);
+  // The .d.ts declares each of them.
+  const dts = await readFile(new URL("../../pyhost/ngcodec/web/ngcodec.d.ts", import.meta.url), "utf8");
+  for (const name of Object.keys(ngcodec)) {
+    assert.match(dts, new RegExp(`export (declare )?(async )?(function|class|const) ${name}\\b`), name);
+  }
+  for (const Class of [ngcodec.InvalidFormatError, ngcodec.InvalidParameterError, ngcodec.ResourceLimitError]) {
+    assert.ok(new Class("x") instanceof ngcodec.NgcodecError);
+    assert.ok(new Class("x") instanceof Error);
+    assert.equal(new Class("x").name, Class.name);
+  }
+  const plain = new ngcodec.NgcodecError("x");
+  assert.deepEqual([plain.status, plain.statusName, plain.channel, plain.block], [null, null, null, null]);
+  assert.ok(Object.isFrozen(ngcodec.STATUSES) && ngcodec.STATUSES.every(Object.isFrozen));
+});
+
+test("the package folder holds the library only", async () => {
+  const { readdir } = await import("node:fs/promises");
+  const folder = new URL("../../pyhost/ngcodec/web/", import.meta.url);
+  assert.deepEqual((await readdir(folder)).sort(), [
+    "README.md", "ngcodec.d.ts", "ngcodec.js", "ngcodec.wasm", "package.json",
+  ]);
+  const pkg = JSON.parse(await readFile(new URL("package.json", folder), "utf8"));
+  assert.deepEqual([...pkg.files].sort(), ["README.md", "ngcodec.d.ts", "ngcodec.js", "ngcodec.wasm"]);
+  assert.equal(pkg.scripts?.prepack, undefined, "no prepack copy of the .wasm");
+  assert.equal(pkg.type, "module");
+  assert.equal(pkg.sideEffects, false);
+});
+
 test("works in a Node worker thread", async () => {
   const script = `
     import { parentPort } from "node:worker_threads";
@@ -73,8 +107,8 @@ test("works in a Node worker thread", async () => {
       new URL("../../pyhost/ngcodec/web/ngcodec.js", import.meta.url).href,
     )};
     const input = new BigUint64Array(4 * 4 * 4).map((_, i) => BigInt(i % 3) << 40n);
-    const encoded = await encodeCompressedSegmentation(input, [4, 4, 4], [2, 2, 2], "uint64");
-    const out = await decodeCompressedSegmentation(encoded, [4, 4, 4], [2, 2, 2], "uint64");
+    const encoded = await encodeCompressedSegmentation(input, [2, 2, 2], { chunkSize: [4, 4, 4] });
+    const out = await decodeCompressedSegmentation(encoded, [4, 4, 4], "uint64", [2, 2, 2]);
     parentPort.postMessage(out.every((v, i) => v === input[i]));
   `;
   const worker = new Worker(new URL(`data:text/javascript,${encodeURIComponent(script)}`));

@@ -1,10 +1,12 @@
-// A trap inside the module becomes NgcodecError NGC_ERR_TRAP (code -1000)
-// and the trapped instance is dropped, so the next call gets a fresh one.
+// A trap inside the module becomes an error with status and statusName null,
+// the message "{what}: the module trapped: {detail}", InvalidFormatError from
+// a decoder (the data is to blame) and NgcodecError from an encoder, and the
+// trapped instance is dropped, so the next call gets a fresh one.
 // The real module cannot be made to trap on purpose, so this loads a tiny
 // hand-assembled stand-in (below) through init(), then the real one again.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ngcodec, WASM_URL, rejectsWith } from "./helpers.mjs";
+import { ngcodec, NgcodecError, InvalidFormatError, WASM_URL } from "./helpers.mjs";
 
 // Unsigned LEB128 and length-prefixed vectors/strings of the wasm format.
 const leb = (n) => {
@@ -56,23 +58,41 @@ function trappingModule() {
   ]);
 }
 
-test("a trap throws NGC_ERR_TRAP and the next call re-instantiates", async () => {
-  await ngcodec.init(trappingModule());
-  assert.equal(await ngcodec.version(), "0.0.1");
-  assert.equal(await ngcodec.version(), "0.0.2"); // same instance
-  await rejectsWith(ngcodec.decodeRaw(new Uint8Array(8), [8, 1, 1], "uint8"), "NGC_ERR_TRAP", {
-    code: -1000,
-  });
-  await assert.rejects(ngcodec.decodeRaw(new Uint8Array(8), [8, 1, 1], "uint8"), (err) => {
+// Asserts a trap error of `Class` for the call `what`.
+async function rejectsWithTrap(promise, Class, what) {
+  await assert.rejects(promise, (err) => {
+    assert.equal(err.constructor, Class, String(err));
+    assert.equal(err.name, Class.name);
+    assert.equal(err.status, null);
+    assert.equal(err.statusName, null);
+    assert.equal(err.channel, null);
+    assert.equal(err.block, null);
     assert.ok(err.cause instanceof WebAssembly.RuntimeError);
+    assert.equal(err.message, `${what}: the module trapped: ${err.cause.message}`);
     assert.match(err.message, /unreachable/);
     return true;
   });
+}
+
+test("a trap throws with null status and the next call re-instantiates", async () => {
+  await ngcodec.init(trappingModule());
+  assert.equal(await ngcodec.version(), "0.0.1");
+  assert.equal(await ngcodec.version(), "0.0.2"); // same instance
+  await rejectsWithTrap(ngcodec.decodeRaw(new Uint8Array(8), [8, 1, 1], "uint8"),
+    InvalidFormatError, "raw decode");
   assert.equal(await ngcodec.version(), "0.0.1"); // a fresh instance
+  assert.equal(await ngcodec.version(), "0.0.2");
+  // Not decoding: the data is not to blame, so a plain NgcodecError.
+  await rejectsWithTrap(ngcodec.encodeRaw(new Uint8Array(8), { chunkSize: [8, 1, 1] }),
+    NgcodecError, "raw encode");
+  assert.equal(await ngcodec.version(), "0.0.1"); // a fresh instance again
 });
 
 test("the real module loads again after the stand-in", async () => {
   await ngcodec.init(WASM_URL);
   const out = await ngcodec.decodeRaw(new Uint8Array([1, 2]), [2, 1, 1], "uint8");
   assert.deepEqual([...out], [1, 2]);
+  const labels = await ngcodec.decodeCompressedSegmentation(
+    new Uint8Array(new Uint32Array([1, 2, 3, 42]).buffer), [2, 1, 1], "uint32", [8, 8, 8]);
+  assert.deepEqual([...labels], [42, 42]);
 });

@@ -1,17 +1,33 @@
 // Types of ngcodec.js, the browser/Node host of ngcodec.wasm.
 //
-// Arrays are flat, in (C, Z, Y, X) order with x varying fastest; chunk and
-// block sizes are [x, y, z]. Data on the wire is little-endian.
+// The functions take the arguments of the Python API (ngcodec.raw,
+// ngcodec.compressed_segmentation) in the same order, camelCase, optional
+// ones in a trailing options object. Arrays are flat, in (C, Z, Y, X) order
+// with x varying fastest; chunk and block sizes are [x, y, z]. Data on the
+// wire is little-endian.
+//
+// Errors. Every codec function rejects with
+// - TypeError when `buf` (decoders) or `array` (encoders) is not an
+//   ArrayBuffer or an ArrayBufferView, when `options` is given but is not an
+//   object, or when `options` has a key the function does not know (say
+//   `dataType`); nothing else is a TypeError;
+// - InvalidParameterError (status NGC_ERR_BAD_PARAMS) for argument values
+//   no chunk can have: a dtype outside the function's list, sizes that are
+//   not 3 integers in range, a zero block size, a number of channels below
+//   1, a missing chunkSize or dtype where one is required, an `out` that is
+//   not a TypedArray of the dtype and exact length;
+// - InvalidFormatError, ResourceLimitError or NgcodecError for a status of
+//   the module (see STATUSES) or a trap.
+// init() is the exception: see there.
 
-/** Data types of Neuroglancer precomputed raw chunks. */
-export type DataType =
-  | "uint8" | "int8" | "uint16" | "int16" | "uint32" | "int32"
-  | "uint64" | "int64" | "float32" | "float64";
+/** The data types of Neuroglancer precomputed raw chunks. */
+export type DType =
+  | "uint8" | "int8" | "uint16" | "int16" | "uint32" | "int32" | "uint64" | "float32";
 
-/** Label types of compressed_segmentation chunks. */
-export type SegmentationDataType = "uint32" | "uint64";
+/** The label types of compressed_segmentation chunks. */
+export type SegmentationDType = "uint32" | "uint64";
 
-/** The TypedArray returned for each data type. */
+/** The TypedArray of each dtype. */
 export interface TypedArrayFor {
   uint8: Uint8Array;
   int8: Int8Array;
@@ -20,9 +36,7 @@ export interface TypedArrayFor {
   uint32: Uint32Array;
   int32: Int32Array;
   uint64: BigUint64Array;
-  int64: BigInt64Array;
   float32: Float32Array;
-  float64: Float64Array;
 }
 
 /**
@@ -49,8 +63,8 @@ export type WasmSource =
  * import.meta.url)`: the module beside ngcodec.js.
  * Passing a source replaces any module loaded before. A load that fails
  * rejects with the loader's own error (a fetch or file system error,
- * WebAssembly.CompileError, TypeError for an unusable source), not an
- * NgcodecError, and the next call tries again.
+ * WebAssembly.CompileError, TypeError for a source of none of the
+ * WasmSource kinds), not an NgcodecError, and the next call tries again.
  */
 export function init(source?: WasmSource): Promise<void>;
 
@@ -58,60 +72,107 @@ export function init(source?: WasmSource): Promise<void>;
 export function version(): Promise<string>;
 
 /**
- * The error every codec function throws for bad data or bad parameters.
- *
- * - `code` is the C status (a negative NGC_ERR_* value of ngcodec.h) and
- *   `codeName` its stable name, e.g. "NGC_ERR_BAD_TABLE_INDEX".
- * - Invalid arguments (unknown dataType, sizes that are not three uint32)
- *   are rejected before the module is called, as NGC_ERR_BAD_PARAMS (-1).
- * - If the module traps (WebAssembly.RuntimeError, or a stack overflow
- *   RangeError), `code` is -1000 and `codeName` "NGC_ERR_TRAP", `cause` is
- *   the original error, and the instance is discarded: the next call gets a
- *   fresh one. No C status uses -1000.
+ * Base of every error the codecs throw (Python: ngcodec.NgcodecError), with
+ * the message text the Python host writes for the same failure:
+ * `"{what}: {text}{detail}{place} [{statusName}]"`, e.g.
+ * `"compressed_segmentation decode: a block header has an invalid number of
+ * encoding bits (channel 0, block (1, 0, 0) in x, y, z) [NGC_ERR_BAD_BITS]"`.
+ * A trap inside the module is `"{what}: the module trapped: {detail}"`, with
+ * status and statusName null and `cause` the WebAssembly.RuntimeError (or
+ * the stack overflow's RangeError); it is an InvalidFormatError from the
+ * decoders, an NgcodecError otherwise, and the instance is discarded: the
+ * next call gets a fresh one.
  */
 export class NgcodecError extends Error {
-  readonly name: "NgcodecError";
-  code: number;
-  codeName: string;
-  /** compressed_segmentation decoding: the channel at fault, if known. */
-  failChannel?: number;
-  /** compressed_segmentation decoding: the block at fault (x fastest). */
-  failBlock?: number;
+  /** The module's status, a negative NGC_ERR_* value; null for a trap. */
+  readonly status: number | null;
+  /** Its stable name, e.g. "NGC_ERR_BAD_TABLE_INDEX"; null for a trap. */
+  readonly statusName: string | null;
+  /** compressed_segmentation: the channel at fault, when the module names one. */
+  readonly channel: number | null;
+  /** compressed_segmentation: the block at fault, [bx, by, bz] in the block grid. */
+  readonly block: [number, number, number] | null;
 }
 
-/** Decodes a compressed_segmentation chunk. */
-export function decodeCompressedSegmentation<T extends SegmentationDataType>(
-  data: Bytes,
+/** Chunk data that cannot be decoded. */
+export class InvalidFormatError extends NgcodecError {}
+
+/** Argument values no chunk can have (status NGC_ERR_BAD_PARAMS, ...). */
+export class InvalidParameterError extends NgcodecError {}
+
+/** More memory than the module can have (NGC_ERR_TOO_LARGE, NGC_ERR_NO_MEMORY). */
+export class ResourceLimitError extends NgcodecError {}
+
+/** One status of ngcodec.h and the error thrown for it. */
+export interface Status {
+  readonly code: number;
+  readonly name: string;
+  readonly error: typeof NgcodecError;
+  readonly text: string;
+}
+
+/** Every status, as Python's ngcodec.errors.STATUSES. */
+export const STATUSES: readonly Status[];
+
+/** Options of the decoders. */
+export interface DecodeOptions<T extends DType> {
+  /** Channels in the chunk (default 1). */
+  numChannels?: number;
+  /**
+   * Receives the result instead of a new array: a TypedArray of the dtype
+   * with exactly numChannels * x * y * z elements. It is returned.
+   */
+  out?: TypedArrayFor[T];
+}
+
+/** Options of the encoders. */
+export interface EncodeOptions<T extends DType> {
+  /** Required: the chunk size [x, y, z] (the array is flat). */
+  chunkSize: Vec3;
+  /** Channels in the array (default 1). */
+  numChannels?: number;
+  /**
+   * The array's dtype. Taken from the TypedArray (Uint32Array is "uint32",
+   * BigUint64Array "uint64", ...) and then needed only to read bytes as
+   * other values: required for an ArrayBuffer or a DataView, optional for a
+   * Uint8Array (which is "uint8" without it). Any other TypedArray must hold
+   * this dtype. BigInt64Array and Float64Array are refused.
+   */
+  dtype?: T;
+}
+
+/**
+ * Decodes a compressed_segmentation chunk into a (C, Z, Y, X) array:
+ * Uint32Array for "uint32", BigUint64Array for "uint64".
+ */
+export function decodeCompressedSegmentation<T extends SegmentationDType>(
+  buf: Bytes,
   chunkSize: Vec3,
+  dtype: T,
   blockSize: Vec3,
-  dataType: T,
-  numChannels?: number,
+  options?: DecodeOptions<T>,
 ): Promise<TypedArrayFor[T]>;
 
 /**
- * Encodes a (C, Z, Y, X) label array (normally the TypedArray of `dataType`;
- * any Bytes holding its little-endian values are accepted).
+ * Encodes a (C, Z, Y, X) label array (its byteLength must be that of
+ * numChannels * x * y * z labels). Resolves to the encoded bytes.
  */
-export function encodeCompressedSegmentation(
-  array: Bytes,
-  chunkSize: Vec3,
+export function encodeCompressedSegmentation<T extends SegmentationDType>(
+  array: TypedArrayFor[T] | Bytes,
   blockSize: Vec3,
-  dataType: SegmentationDataType,
-  numChannels?: number,
+  options: EncodeOptions<T>,
 ): Promise<Uint8Array>;
 
-/** Decodes a raw chunk; its size must be exactly C*X*Y*Z values. */
-export function decodeRaw<T extends DataType>(
-  data: Bytes,
+/** Decodes a raw chunk; its size must be exactly that of the chunk. */
+export function decodeRaw<T extends DType>(
+  buf: Bytes,
   chunkSize: Vec3,
-  dataType: T,
-  numChannels?: number,
+  dtype: T,
+  options?: DecodeOptions<T>,
 ): Promise<TypedArrayFor[T]>;
 
-/** Encodes a (C, Z, Y, X) array as a raw chunk. */
-export function encodeRaw(
-  array: Bytes,
-  chunkSize: Vec3,
-  dataType: DataType,
-  numChannels?: number,
+/** Encodes a (C, Z, Y, X) array as a raw chunk: its little-endian bytes. */
+export function encodeRaw<T extends DType>(
+  array: TypedArrayFor[T] | Bytes,
+  options: EncodeOptions<T>,
 ): Promise<Uint8Array>;

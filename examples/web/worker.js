@@ -1,9 +1,12 @@
 // worker.js - decodes the demo chunk off the main thread.
 //
-// Request:  { url, chunkSize, blockSize, dataType }
+// The library is the package's ngcodec/web/ folder, served at /web/ by
+// serve.py; it loads ngcodec.wasm from beside itself.
+//
+// Request:  { url, chunkSize, dtype, blockSize }
 // Reply:    { ok: true, labels, encodedBytes, loadMs, decodeMs, version }
 //           (labels is transferred, not copied) or { ok: false, error }.
-import { init, version, decodeCompressedSegmentation } from "./ngcodec.js";
+import { init, version, decodeCompressedSegmentation } from "./web/ngcodec.js";
 
 self.onmessage = async ({ data: request }) => {
   try {
@@ -15,7 +18,7 @@ self.onmessage = async ({ data: request }) => {
     const encoded = new Uint8Array(await response.arrayBuffer());
     const t2 = performance.now();
     const labels = await decodeCompressedSegmentation(
-      encoded, request.chunkSize, request.blockSize, request.dataType,
+      encoded, request.chunkSize, request.dtype, request.blockSize,
     );
     const decodeMs = performance.now() - t2;
     self.postMessage(
@@ -30,7 +33,7 @@ self.onmessage = async ({ data: request }) => {
       [labels.buffer],
     );
   } catch (e) {
-    const error = e.codeName ? `${e.codeName}: ${e.message}` : String(e);
+    const error = String(e); // "InvalidFormatError: compressed_segmentation decode: ..."
     self.postMessage({ ok: false, error });
   }
 };

@@ -7,10 +7,10 @@
 import { labelColor } from "./colors.js";
 
 const CHUNK = {
-  url: new URL("../data/fib25_64x64x64_uint64.cseg8", import.meta.url).href,
+  url: new URL("./data/fib25_64x64x64_uint64.cseg8", import.meta.url).href,
   chunkSize: [64, 64, 64],
+  dtype: "uint64",
   blockSize: [8, 8, 8],
-  dataType: "uint64",
 };
 const [NX, NY, NZ] = CHUNK.chunkSize;
 const SCALE = 6;
