@@ -10,6 +10,10 @@
  * No function reads or writes outside the buffers it is given, whatever the
  * input bytes are. size_t is 32-bit in wasm32.
  *
+ * Out-parameters are named *_ret and must not be NULL: a NULL one makes the
+ * call return NGC_ERR_BAD_PARAMS before it writes anything. A pointer
+ * parameter that is not const is written; a const one is only read.
+ *
  * Arrays are laid out (C, Z, Y, X) with x varying fastest; chunk and block
  * sizes are given as (x, y, z). Values are little-endian.
  */
@@ -90,10 +94,31 @@ NGC_API const char *ngc_error_name(int status);
 
 /*
  * One struct describes the chunk for every call, so a call takes a pointer
- * instead of eight integers. ngc_cseg_decode writes the fail_* fields: the
- * channel and block an error is about, NGC_NO_PLACE where none applies (an
- * error in the channel offsets: both; in a channel's block headers region:
- * fail_block; success: both).
+ * instead of eight integers.
+ *
+ * Failure place: ngc_cseg_decode and ngc_cseg_encode write fail_channel and
+ * fail_block on every return, success included (unless chunk is NULL:
+ * NGC_ERR_BAD_PARAMS, nothing written), so a host formats the place of an
+ * error from the two fields alone, whatever the status:
+ *
+ *   fail_channel  fail_block    the status is about
+ *   NGC_NO_PLACE  NGC_NO_PLACE  no one place in the data: NGC_OK,
+ *                               BAD_PARAMS, UNALIGNED, TOO_LARGE,
+ *                               DST_TOO_SMALL, SIZE_MISMATCH, NO_MEMORY, and
+ *                               TRUNCATED when src is shorter than the
+ *                               channel offsets header itself
+ *   c             NGC_NO_PLACE  channel c: its offset points past the end
+ *                               (BAD_CHANNEL_OFFSET), or its block headers
+ *                               region is truncated (TRUNCATED)
+ *   c             b             block b of channel c, numbered x fastest
+ *                               (block (i, j, k) of a grid of gx * gy * gz
+ *                               blocks is b = (k * gy + j) * gx + i): BAD_BITS,
+ *                               BAD_TABLE_OFFSET, BAD_VALUES_OFFSET,
+ *                               BAD_TABLE_INDEX, EMPTY_TABLE; and the
+ *                               encoder's OFFSET_OVERFLOW, for the block
+ *                               whose table or values offset did not fit
+ *
+ * The other functions only read the struct (they take it const).
  */
 #define NGC_NO_PLACE 0xFFFFFFFFu
 
@@ -102,8 +127,8 @@ typedef struct ngc_chunk {
   uint32_t num_channels;  /* >= 1 */
   uint32_t value_bytes;   /* raw: 1, 2, 4 or 8; compressed_segmentation: 4, 8 */
   uint32_t block_size[3]; /* compressed_segmentation: x, y, z, each >= 1 */
-  uint32_t fail_channel;  /* out: channel of a decoding error */
-  uint32_t fail_block;    /* out: block index (x fastest) of a decoding error */
+  uint32_t fail_channel;  /* out (cseg): channel of the error, or NGC_NO_PLACE */
+  uint32_t fail_block;    /* out (cseg): block of the error, or NGC_NO_PLACE */
 } ngc_chunk;
 
 /* The decoded size in bytes (num_channels * x * y * z * value_bytes). */
@@ -114,7 +139,9 @@ NGC_API int ngc_decoded_size(const ngc_chunk *chunk, size_t *size_ret);
 /* ========================================================================== */
 
 /* Raw chunks are the little-endian array itself: src_size must equal the
- * decoded size. dst_size_ret (may be NULL) receives the bytes written. */
+ * decoded size, and both calls copy exactly that many bytes into dst (so
+ * decoding needs no size out-parameter); ngc_raw_encode also stores it in
+ * *dst_size_ret. */
 NGC_API int ngc_raw_decode(const ngc_chunk *chunk, const void *src,
                            size_t src_size, void *dst, size_t dst_capacity);
 NGC_API int ngc_raw_encode(const ngc_chunk *chunk, const void *src,
@@ -129,15 +156,16 @@ NGC_API int ngc_raw_encode(const ngc_chunk *chunk, const void *src,
 NGC_API int ngc_cseg_encode_bound(const ngc_chunk *chunk, size_t *bound_ret);
 
 /* Encodes a (C, Z, Y, X) array of uint32 or uint64 (chunk->value_bytes).
- * src_size must equal the decoded size. Identical lookup tables within a
- * channel are stored once. Allocates scratch with malloc and frees it. */
+ * src_size must equal the decoded size; *dst_size_ret receives the bytes
+ * written. Identical lookup tables within a channel are stored once.
+ * Allocates scratch with malloc and frees it. Writes chunk->fail_*. */
 NGC_API int ngc_cseg_encode(ngc_chunk *chunk, const void *src, size_t src_size,
                             void *dst, size_t dst_capacity,
                             size_t *dst_size_ret);
 
 /* Decodes into dst, which must hold ngc_decoded_size() bytes. Every offset,
  * size and table index of src is validated before use; on error, dst may be
- * partly written. Allocates nothing. */
+ * partly written. Allocates nothing. Writes chunk->fail_*. */
 NGC_API int ngc_cseg_decode(ngc_chunk *chunk, const void *src, size_t src_size,
                             void *dst, size_t dst_capacity);
 

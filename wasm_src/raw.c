@@ -26,7 +26,8 @@ int ngc_raw_decode(const ngc_chunk *chunk, const void *src, size_t src_size,
 
 int ngc_raw_encode(const ngc_chunk *chunk, const void *src, size_t src_size,
                    void *dst, size_t dst_capacity, size_t *dst_size_ret) {
+  if (dst_size_ret == NULL) return NGC_ERR_BAD_PARAMS;
   int status = raw_copy(chunk, src, src_size, dst, dst_capacity);
-  if (status == NGC_OK && dst_size_ret != NULL) *dst_size_ret = src_size;
+  if (status == NGC_OK) *dst_size_ret = src_size;
   return status;
 }

@@ -3,7 +3,7 @@
  * survives -DNDEBUG, exact-size copies (so AddressSanitizer sees one-byte
  * over-reads and over-writes), and a slow, obviously-correct reference
  * decoder for compressed_segmentation written from the spec at the top of
- * wasm_src/cseg.c. The harnesses compare ngcodec against it, so a decoder
+ * wasm_src/cseg_decode.c. The harnesses compare ngcodec against it, so a decoder
  * that is fast but wrong fails even when it stays inside its buffers.
  */
 #ifndef NGC_FUZZ_COMMON_H
@@ -90,15 +90,17 @@ static inline uint32_t fuzz_ceil_div(uint32_t a, uint32_t b) {
 /*
  * Reference compressed_segmentation decoder, one voxel at a time, every
  * quantity in 64 bits. Returns NGC_OK or the NGC_ERR_* status ngcodec must
- * return for `src`, and sets *fail_channel / *fail_block to the place the
- * error is about (NGC_NO_PLACE where none applies, as ngcodec.h says: an
- * error in the channel offsets header: both; a channel offset or a
- * channel's block header region: fail_block; success: both). With
- * dst == NULL it only validates; otherwise it also writes the decoded
- * (C, Z, Y, X) array to dst (call it with NULL first: on an invalid chunk
- * dst may be partly written).
+ * return for `src`, and sets *fail_channel / *fail_block to the place that
+ * ngcodec.h's contract (at struct ngc_chunk) gives that status: both
+ * NGC_NO_PLACE on success, for UNALIGNED, and for a src shorter than the
+ * channel offsets (TRUNCATED); the channel and NGC_NO_PLACE for a bad
+ * channel offset or a truncated block headers region; the channel and the
+ * block for an error in one block. With dst == NULL it only validates;
+ * otherwise it also writes the decoded (C, Z, Y, X) array to dst (call it
+ * with NULL first: on an invalid chunk dst may be partly written).
  *
- * The rules are those of cseg.c's header comment, checked in this order:
+ * The rules are those of cseg_decode.c's header comment, checked in this
+ * order:
  *  - the size is a multiple of 4 (UNALIGNED) and holds C channel offsets
  *    (TRUNCATED);
  *  - then channel by channel: its offset is <= n, the words in the chunk

@@ -17,7 +17,9 @@
  *  - it is the status of the reference decoder in fuzz_common.h, with the
  *    same fail_channel/fail_block; on success ngcodec writes exactly the
  *    reference's array (every voxel: dst is pre-filled with a pattern);
- *  - a dst one byte (or more) too small gives NGC_ERR_DST_TOO_SMALL;
+ *  - a dst one byte (or more) too small gives NGC_ERR_DST_TOO_SMALL, and a
+ *    zero block size NGC_ERR_BAD_PARAMS, both with fail_channel and
+ *    fail_block NGC_NO_PLACE (they are written on every return);
  *  - a decoded array re-encodes (exact bound-size buffer, size <= bound) to a
  *    chunk that decodes, in ngcodec and in the reference, to the same array.
  * The chunk, dst and the encode buffer are exact-size allocations, so ASan
@@ -98,10 +100,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t small = small_sel == 0 ? decoded - 1 : decoded * small_sel / 256;
     uint8_t *tiny = fuzz_alloc(NULL, small, 0);
     ngc_chunk c2 = ch;
+    c2.fail_channel = c2.fail_block = 12345;
     int s2 = ngc_cseg_decode(&c2, src, src_size, tiny, small);
     CHECK(s2 == NGC_ERR_DST_TOO_SMALL, "capacity %zu of %zu: %s", small,
           decoded, ngc_error_name(s2));
+    CHECK(c2.fail_channel == NGC_NO_PLACE && c2.fail_block == NGC_NO_PLACE,
+          "DST_TOO_SMALL: fail_channel %d fail_block %d", (int)c2.fail_channel,
+          (int)c2.fail_block);
     fuzz_free(tiny, 0);
+  }
+  {
+    ngc_chunk bad = ch;
+    bad.block_size[small_sel % 3] = 0;
+    bad.fail_channel = bad.fail_block = 12345;
+    int sb = ngc_cseg_decode(&bad, src, src_size, out, decoded);
+    CHECK(sb == NGC_ERR_BAD_PARAMS && bad.fail_channel == NGC_NO_PLACE &&
+              bad.fail_block == NGC_NO_PLACE,
+          "zero block size: %s, fail_channel %d fail_block %d",
+          ngc_error_name(sb), (int)bad.fail_channel, (int)bad.fail_block);
   }
 
   /* 3. Differential: re-encode what was decoded, decode again. */

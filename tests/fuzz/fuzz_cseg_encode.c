@@ -32,6 +32,8 @@
  * words, impossible at these sizes) with a size <= bound and a multiple of 4;
  * ngcodec and the reference decoder both decode it back to the input; any
  * smaller capacity gives NGC_ERR_DST_TOO_SMALL without writing past it.
+ * Success and DST_TOO_SMALL leave fail_channel and fail_block NGC_NO_PLACE
+ * (the encoder writes them on every return).
  */
 #include "fuzz_common.h"
 
@@ -99,6 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   ngc_chunk c1 = ch;
   int s = ngc_cseg_encode_bound(&c1, &bound);
   CHECK(s == NGC_OK, "bound: %s", ngc_error_name(s));
+  c1.fail_channel = c1.fail_block = 12345; /* must be overwritten */
   uint8_t *enc = fuzz_alloc(NULL, bound, 0);
   size_t enc_size = 0;
   s = ngc_cseg_encode(&c1, src, decoded, enc, bound, &enc_size);
@@ -122,6 +125,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         ch.block_size[2], ch.value_bytes, ch.num_channels, mode);
   CHECK(enc_size <= bound && enc_size % 4 == 0, "encoded %zu, bound %zu",
         enc_size, bound);
+  CHECK(c1.fail_channel == NGC_NO_PLACE && c1.fail_block == NGC_NO_PLACE,
+        "success: fail_channel %d fail_block %d", (int)c1.fail_channel,
+        (int)c1.fail_block);
 
   if (fuzz_verbose()) { /* which bit widths the encoder chose */
     unsigned hist[33] = {0};
@@ -165,9 +171,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uint8_t *tiny = fuzz_alloc(NULL, small, 0);
   size_t tiny_size;
   ngc_chunk c3 = ch;
+  c3.fail_channel = c3.fail_block = 12345;
   s = ngc_cseg_encode(&c3, src, decoded, tiny, small, &tiny_size);
   CHECK(s == NGC_ERR_DST_TOO_SMALL, "capacity %zu of %zu: %s", small,
         enc_size, ngc_error_name(s));
+  CHECK(c3.fail_channel == NGC_NO_PLACE && c3.fail_block == NGC_NO_PLACE,
+        "DST_TOO_SMALL: fail_channel %d fail_block %d", (int)c3.fail_channel,
+        (int)c3.fail_block);
 
   fuzz_free(tiny, 0);
   fuzz_free(out, 0);

@@ -11,8 +11,8 @@
  *
  * Checks: invalid parameters give BAD_PARAMS; a src of the wrong size gives
  * SIZE_MISMATCH; a right-sized src decodes and encodes to an exact copy in
- * an exact-size dst; a dst too small gives DST_TOO_SMALL. Every status is
- * named.
+ * an exact-size dst; a dst too small gives DST_TOO_SMALL; a NULL *_ret
+ * gives BAD_PARAMS. Every status is named.
  */
 #include "fuzz_common.h"
 
@@ -66,6 +66,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     CHECK(s == NGC_OK && written == decoded, "raw_encode: %s, %zu bytes",
           ngc_error_name(s), written);
     CHECK(decoded == 0 || memcmp(dst, src, decoded) == 0, "raw_encode copy");
+    /* ngcodec.h: a NULL *_ret is BAD_PARAMS. */
+    s = ngc_raw_encode(&ch, src, src_size, dst, decoded, NULL);
+    CHECK(s == NGC_ERR_BAD_PARAMS, "raw_encode, NULL dst_size_ret: %s",
+          ngc_error_name(s));
+    s = ngc_decoded_size(&ch, NULL);
+    CHECK(s == NGC_ERR_BAD_PARAMS, "decoded_size, NULL size_ret: %s",
+          ngc_error_name(s));
     if (decoded != 0) {
       size_t small = decoded * small_sel / 256;
       uint8_t *tiny = fuzz_alloc(NULL, small, 0);
