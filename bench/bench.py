@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Benchmarks ngcodec against its peers, side by side in one process.
 
-    PYTHONPATH=pyhost python3 build_scripts/bench.py [--rounds N] [--quick]
-                                                     [--markdown FILE]
+    python bench/bench.py [--rounds N] [--quick] [--markdown FILE]
+
+It measures the ngcodec that Python imports: in a checkout, the package
+installed from it with ``pip install -e .``.
 
 What is measured, end to end from Python (argument checks, copies in and
 out of linear memory and output allocation included):
@@ -21,7 +23,7 @@ out of linear memory and output allocation included):
    time of a fixed batch split in two (which also waits for the slower one).
 7. Memory: linear memory does not grow once warm; a decode allocates its
    output once (nothing with ``out=``), measured with tracemalloc.
-8. Node (if ``node`` is on PATH): build_scripts/bench_node.mjs times the JS
+8. Node (if ``node`` is on PATH): bench/bench_node.mjs times the JS
    host on FIB-25 (plus a naive JS decoder for reference).
 
 Implementations alternate round by round (rotating which goes first) and
@@ -52,19 +54,13 @@ from pathlib import Path
 
 import numpy as np
 
+import ngcodec
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-PYHOST = REPO / "pyhost"
-SHARED_FIB25 = Path(__file__).resolve().parents[2] / "shared/data/fib25_64x64x64_uint64.dat"
-BUNDLED_CSEG = PYHOST / "ngcodec/data/fib25_64x64x64_uint64.cseg8"
+SHARED_FIB25 = REPO.parent / "shared/data/fib25_64x64x64_uint64.dat"
+BUNDLED_CSEG = Path(ngcodec.__file__).parent / "data/fib25_64x64x64_uint64.cseg8"
 NODE_SCRIPT = HERE / "bench_node.mjs"
-
-# Measure this working tree's package, not an installed copy.
-if str(PYHOST) not in sys.path:
-    sys.path.insert(0, str(PYHOST))
-
-import ngcodec  # noqa: E402
-from ngcodec import _runtime  # noqa: E402
 
 try:
     import compressed_segmentation as cseg_pkg
@@ -868,29 +864,22 @@ class Bench:
 NODE_KEYS = ("8.node.dec.fib25", "8.node.enc.fib25")
 
 
-def find_instance():
-    """This thread's module instance, wherever the runtime keeps it."""
-    local = getattr(_runtime, "_local", None)
-    candidates = list(vars(local).items()) if local is not None else []
-    candidates += [(n, v) for n, v in vars(_runtime).items() if not n.startswith("__")]
-    for name, obj in candidates:
-        if obj is None or isinstance(obj, type):
-            continue
-        if callable(getattr(obj, "memory_size", None)):
-            return name, obj
-        if hasattr(obj, "memory") and hasattr(obj, "store"):
-            return name, obj
-    return None, None
-
-
 def linear_memory():
-    """(where it was read, bytes of linear memory of this thread's instance)."""
-    name, inst = find_instance()
+    """(where it was read, bytes of linear memory of this thread's instance
+    for the default limits), through ngcodec.runtime's public introspection."""
+    try:
+        from ngcodec.runtime import peek_instance
+        where = "ngcodec.runtime.peek_instance().memory_size()"
+    except ImportError:  # TRANSITION: before ngcodec.runtime; remove with ngcodec/_runtime.py
+        from ngcodec import _runtime
+
+        def peek_instance(limits):
+            return _runtime._local.fast
+        where = "ngcodec._runtime (transition)"
+    inst = peek_instance(ngcodec.get_default_limits())
     if inst is None:
-        return "runtime exposes no instance", None
-    if callable(getattr(inst, "memory_size", None)):
-        return f"_runtime.{name}.memory_size()", inst.memory_size()
-    return f"_runtime.{name}.memory.data_len()", inst.memory.data_len(inst.store)
+        return "no live instance", None
+    return where, inst.memory_size()
 
 
 def traced_peak(fn):

@@ -1,7 +1,7 @@
 // Times the JS host (pyhost/ngcodec/web/ngcodec.js) on the FIB-25 chunk.
-// Run by build_scripts/bench.py; prints one JSON line on stdout.
+// Run by bench/bench.py; prints one JSON line on stdout.
 //
-//   node build_scripts/bench_node.mjs --cseg FILE.cseg8 [--raw FILE.dat]
+//   node bench/bench_node.mjs --cseg FILE.cseg8 [--raw FILE.dat]
 //        [--rounds N] [--sample-ms MS]
 //
 // decode: decodeCompressedSegmentation of the .cseg8 bytes; encode:

@@ -2,7 +2,7 @@
 """What the sandbox costs: FIB-25 decode/encode and a 128 MiB decode with
 no limits, a memory cap only, and a memory cap plus an epoch deadline.
 
-    python build_scripts/sandbox_cost.py [--rounds N]
+    python bench/sandbox_cost.py [--rounds N]
 
 Best of N interleaved rounds; each mode keeps its instance between calls,
 as in steady use. Prints the table of docs/SANDBOX.md ("What the sandbox

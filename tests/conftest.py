@@ -1,24 +1,20 @@
-"""Makes ``ngcodec`` (from pyhost/, unless installed) and ``tests/common.py``
-importable, and provides the shared data fixtures."""
+"""Shared fixtures. ``ngcodec`` is the installed package (pip install -e .);
+``tests.spec`` and ``tests.common`` import by name with the repository root
+on sys.path (``pythonpath`` in pyproject.toml)."""
 
 import sys
-from pathlib import Path
 
 import pytest
 
-_TESTS = Path(__file__).resolve().parent
-_PYHOST = _TESTS.parent / "pyhost"
+from tests import common
 
-if str(_TESTS) not in sys.path:
-    sys.path.insert(0, str(_TESTS))
-# Appended, so an installed package (pip install -e .) is found first.
-if str(_PYHOST) not in sys.path:
-    sys.path.append(str(_PYHOST))
+# TRANSITION: test files not yet switched to ``from tests import common``
+# (test_corruption, test_isolation, test_js, test_limits, test_verify) still
+# say ``import common``; this alias serves them. Delete once they have.
+sys.modules.setdefault("common", common)
 
 
 @pytest.fixture
 def fib25():
     """The FIB-25 64^3 uint64 chunk, (Z, Y, X), a fresh copy per test."""
-    import common
-
     return common.fib25()

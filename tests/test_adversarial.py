@@ -1,25 +1,28 @@
-"""The adversarial script (build_scripts/adversarial.py) in its quick mode:
+"""The adversarial driver (tests/fuzz/adversarial.py) in its quick mode:
 bombs, random bytes, mutated and truncated real chunks, wrong geometry, a
 tiny time budget on a large legitimate chunk, eight threads with errors
 interleaved, isolation and ``ngcodec verify`` on bombs, each group in its own
 subprocess with RSS and wall-clock watchdogs. It must exit 0 (only correct
 results, InvalidFormatError or ResourceLimitError)."""
 
-import os
 import subprocess
 import sys
 
-import common
+import pytest
 
-SCRIPT = common.REPO / "build_scripts" / "adversarial.py"
+from tests import common
+
+pytestmark = pytest.mark.slow
+
+
+def run(*args, timeout):
+    """``python -m tests.fuzz.adversarial ARGS`` from the repository root."""
+    return subprocess.run([sys.executable, "-m", "tests.fuzz.adversarial", *args],
+                          capture_output=True, text=True, cwd=common.REPO, timeout=timeout)
 
 
 def test_adversarial_quick():
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(common.REPO / "pyhost")] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    result = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--seed", "0"],
-                            capture_output=True, text=True, env=env, timeout=600)
+    result = run("--quick", "--seed", "0", timeout=600)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     lines = result.stdout.splitlines()
@@ -33,12 +36,8 @@ def test_adversarial_quick():
 def test_watchdogs_catch_allocation_hang_crash_and_wrong_outcomes():
     """The script's own checks: a touched 200 MiB allocation, a hang, an
     abort and a wrong exception/result each fail their group."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(common.REPO / "pyhost")
-    result = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick", "--seed", "0", "--groups",
-         "selftest-alloc,selftest-hang,selftest-crash,selftest-wrong"],
-        capture_output=True, text=True, env=env, timeout=120)
+    result = run("--quick", "--seed", "0", "--groups",
+                 "selftest-alloc,selftest-hang,selftest-crash,selftest-wrong", timeout=120)
     out = result.stdout
     assert result.returncode == 1, out + result.stderr
     assert "FAIL selftest-alloc: LARGE ALLOCATION: peak RSS grew" in out

@@ -1,14 +1,18 @@
-"""build_scripts/bench.py runs (quick mode) and prints every row.
+"""bench/bench.py runs (quick mode) and prints every row.
 
 No timing is asserted here: targets are for the benchmark's table.
 """
 
 import subprocess
 import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-BENCH = REPO / "build_scripts" / "bench.py"
+import pytest
+
+from tests.common import REPO
+
+pytestmark = [pytest.mark.slow, pytest.mark.node]
+
+BENCH = REPO / "bench" / "bench.py"
 RESULTS = ("PASS", "FAIL", "—")
 
 

@@ -16,7 +16,7 @@ indexes (x, y, z[, c]), hence the transposes with order="F".
 import numpy as np
 import pytest
 
-import common
+from tests import common, spec
 from ngcodec import compressed_segmentation as cseg
 
 import compressed_segmentation as cs  # noqa: E402  (peer, must be installed)
@@ -139,7 +139,7 @@ def test_ngcodec_decodes_compressed_segmentation_channels(dtype):
     for body in bodies:
         offsets.append(pos)
         pos += len(body) // 4
-    buf = common.pack_words(*offsets) + b"".join(bodies)
+    buf = spec.pack_words(*offsets) + b"".join(bodies)
     out = cseg.decode(buf, (41, 30, 13), dtype, block_size, 3)
     assert np.array_equal(out, a)
 

@@ -1,7 +1,7 @@
-"""Every per-block decoding path of wasm_src/cseg.c (``decode_block``) gives
+"""Every per-block decoding path of wasm_src/cseg_decode.c (``decode_block``) gives
 the right labels, checked against the source arrays (never against
 ngcodec's own encoder), on chunks written by independent encoders: the spec
-writer ``common.reference_encode`` and the ``compressed_segmentation``
+writer ``spec.encode`` and the ``compressed_segmentation``
 package.
 
 Paths pinned (a block with bits != 0; "check" means the table has fewer
@@ -34,9 +34,10 @@ import collections
 import numpy as np
 import pytest
 
-import common
 import ngcodec
 from ngcodec import compressed_segmentation as cseg
+
+from tests import common, spec
 
 import compressed_segmentation as cs  # noqa: E402  (peer, must be installed)
 
@@ -134,7 +135,7 @@ def patterned(chunk_size, block_size, bits, dtype, *, ks="mixed", modes=("random
     rng = np.random.default_rng(seed)
     X, Y, Z = chunk_size
     a = np.zeros((Z, Y, X), dtype=dtype)
-    blocks = list(common._blocks(chunk_size, block_size))
+    blocks = list(spec.blocks(chunk_size, block_size))
     sets = {}
     for b, (x0, y0, z0), (vx, vy, vz) in blocks:
         if ks == "exact":
@@ -181,7 +182,7 @@ def assert_decodes(buf, a, block_size, reference=True):
     assert got.shape == a4.shape
     np.testing.assert_array_equal(got, a4)
     if reference:
-        ref = common.reference_decode(buf, (X, Y, Z), block_size, a4.dtype, C)
+        ref = spec.decode(buf, (X, Y, Z), block_size, a4.dtype, C)
         np.testing.assert_array_equal(ref, a4)
 
 
@@ -221,7 +222,7 @@ GEOMETRIES = [(block, partial) for block in BLOCKS_8x8
 GEOMETRY_IDS = ["b%dx%dx%d-" % block + partial for block, partial in GEOMETRIES]
 
 ENCODINGS = {
-    # name: reference_encode arguments (width: True = forced to the test's bits)
+    # name: spec.encode arguments (width: True = forced to the test's bits)
     "natural-first": dict(tables="first"),
     "natural-last-padrand": dict(tables="last", padding="random"),
     "width-last-padrand": dict(tables="last", padding="random", width=True),
@@ -233,7 +234,7 @@ def _encode(a, block_size, bits, name, seed=0):
     kwargs = dict(ENCODINGS[name])
     if kwargs.pop("width", False):
         kwargs["width"] = bits
-    return common.reference_encode(a[np.newaxis], block_size, seed=seed, **kwargs)
+    return spec.encode(a[np.newaxis], block_size, seed=seed, **kwargs)
 
 
 @pytest.mark.parametrize("block_size,partial", GEOMETRIES, ids=GEOMETRY_IDS)
@@ -249,7 +250,7 @@ def test_geometry_matrix(dtype, bits, block_size, partial):
         assert_decodes(buf, a, block_size)
         counts = path_counts(buf, chunk_size, block_size, dtype)
         if name.startswith("width"):
-            assert set(common.bits_histogram(buf, chunk_size, block_size)) == {bits}
+            assert set(spec.bits_histogram(buf, chunk_size, block_size)) == {bits}
         seen.update(counts)
     buf = cs_compress(a, block_size)
     assert_decodes(buf, a, block_size, reference=False)
@@ -282,10 +283,10 @@ def test_uint64_high_words(bits, mode, block_size):
     chunk_size = (16, 16, bz + -(-bz // 2))
     a = patterned(chunk_size, block_size, bits, "uint64", ks="exact", modes=(mode,),
                   seed=7 + bits)
-    nblocks = 4 * common.ceil_div(chunk_size[2], bz)
+    nblocks = 4 * spec.ceil_div(chunk_size[2], bz)
     for tables in ["first", "last"]:
         for padding in ["zero", "random"]:
-            buf = common.reference_encode(a[np.newaxis], block_size, tables=tables,
+            buf = spec.encode(a[np.newaxis], block_size, tables=tables,
                                           padding=padding, seed=bits)
             assert_decodes(buf, a, block_size)
             counts = path_counts(buf, chunk_size, block_size, "uint64")
@@ -303,7 +304,7 @@ def one_block_chunk(index, table, bits):
     """A one-channel chunk of a single block, written from the spec: the
     (bz, by, bx) *index* array packed *bits* wide, then the uint64 *table*
     in the given order (the spec allows any order), which ends the chunk."""
-    values = common._pack(index.reshape(-1).astype(np.uint32), bits)
+    values = spec.pack_indices(index.reshape(-1).astype(np.uint32), bits)
     table_words = np.frombuffer(np.asarray(table, "<u8").tobytes(), "<u4")
     head = np.array([1, (2 + values.size) | bits << 24, 2], "<u4")
     return np.concatenate([head, values, table_words]).tobytes()
@@ -355,7 +356,7 @@ def test_last_table_ends_chunk(last, dtype, bits, block_size):
     a = patterned(chunk_size, block_size, bits, dtype, modes=HIGH_MODES, pool=2,
                   seed=bits + 31, last=k_last)
     for padding in ["zero", "random"]:
-        buf = common.reference_encode(a[np.newaxis], block_size, tables="last", width=bits,
+        buf = spec.encode(a[np.newaxis], block_size, tables="last", width=bits,
                                       padding=padding, seed=5)
         assert_decodes(buf, a, block_size)
         info = common.decode_paths(buf, chunk_size, block_size, dtype)[-1]
@@ -378,7 +379,7 @@ def test_short_tables_everywhere(dtype, bits):
     # Each block: at most 2 labels, {p0, p1} or {p3, p4} in a checkerboard.
     a = palette[rng.integers(0, 2, size=z.shape) + (z // 4 + y // 8 + x // 8) % 2 * 3]
     for tables in ["first", "last"]:
-        buf = common.reference_encode(a[np.newaxis], block_size, tables=tables, width=bits,
+        buf = spec.encode(a[np.newaxis], block_size, tables=tables, width=bits,
                                       padding="random")
         assert_decodes(buf, a, block_size)
         counts = path_counts(buf, chunk_size, block_size, dtype)
@@ -469,7 +470,7 @@ def test_multichannel(dtype, bits, tables, block_size, chunk_size):
                             last=(1 << bits) - c % 2)
                   for c in range(channels)])
     for width in [None, bits]:
-        buf = common.reference_encode(a, block_size, tables=tables, width=width,
+        buf = spec.encode(a, block_size, tables=tables, width=width,
                                       padding="random", seed=3)
         assert_decodes(buf, a, block_size)
         counts = path_counts(buf, chunk_size, block_size, dtype, channels)
@@ -492,7 +493,7 @@ def test_fib25(dtype, block_size, fib25):
         buf = cs_compress(crop, block_size)
         assert_decodes(buf, crop, block_size, reference=False)
         seen.update(path_counts(buf, chunk_of(crop), block_size, dtype))
-    hist = common.bits_histogram(cs_compress(a, block_size), (64, 64, 64), block_size)
+    hist = spec.bits_histogram(cs_compress(a, block_size), (64, 64, 64), block_size)
     assert all(hist.get(b, 0) > 0 for b in (0, 1, 2)), hist
     assert seen["simd"] > 0 and seen["fused"] > 0, seen
     if block_size[2] > 1:
@@ -512,12 +513,12 @@ def test_voronoi_and_noise_61_deep(dtype):
     for i, a in enumerate(volumes):
         assert_decodes(cs_compress(a, block_size), a, block_size, reference=False)
         for tables in ["first", "last"]:
-            buf = common.reference_encode(a[np.newaxis], block_size, tables=tables,
+            buf = spec.encode(a[np.newaxis], block_size, tables=tables,
                                           padding="random", seed=i)
             assert_decodes(buf, a, block_size, reference=False)
             seen.update(path_counts(buf, (64, 64, 61), block_size, dtype))
             seen.update(f"bits{b}" for b in
-                        common.bits_histogram(buf, (64, 64, 61), block_size))
+                        spec.bits_histogram(buf, (64, 64, 61), block_size))
     assert all(seen[f"bits{b}"] for b in (1, 2, 4)), seen
     assert seen["simd_partial_z"] > 0, seen
 
@@ -542,18 +543,18 @@ def test_bad_table_index(dtype, bits, block_size, chunk_size):
     k = (1 << bits) - 1  # the last table: one entry short of 2^bits
     a = patterned(chunk_size, block_size, bits, dtype, modes=HIGH_MODES, seed=bits + 71,
                   last=k)
-    buf = common.reference_encode(a[np.newaxis], block_size, tables="last", width=bits)
+    buf = spec.encode(a[np.newaxis], block_size, tables="last", width=bits)
     assert_decodes(buf, a, block_size)
     info = common.decode_paths(buf, chunk_size, block_size, dtype)[-1]
     assert info["path"] in ("scratch_checked", "per_voxel_checked"), info
     assert info["entries"] == k, info
 
-    (off, rows), = common.block_headers(buf, chunk_size, block_size)
+    (off, rows), = spec.block_headers(buf, chunk_size, block_size)
     values_offset = int(rows[-1, 2])
     bx, by, bz = block_size
-    *_, (_, _, (vx, vy, vz)) = common._blocks(chunk_size, block_size)
+    *_, (_, _, (vx, vy, vz)) = spec.blocks(chunk_size, block_size)
     assert vz < bz
-    gx, gy, gz = (common.ceil_div(s, b) for s, b in zip(chunk_size, block_size))
+    gx, gy, gz = (spec.ceil_div(s, b) for s, b in zip(chunk_size, block_size))
     where = f"block ({gx - 1}, {gy - 1}, {gz - 1})"
     positions = {
         "first": 0,
@@ -567,7 +568,7 @@ def test_bad_table_index(dtype, bits, block_size, chunk_size):
         if name != "padding":
             z, y, x = np.unravel_index(pos, (bz, by, bx))
             z0, y0, x0 = ((g - 1) * b for g, b in zip((gz, gy, gx), (bz, by, bx)))
-            expected[z0 + z, y0 + y, x0 + x] = common.table_at(
+            expected[z0 + z, y0 + y, x0 + x] = spec.table_at(
                 buf, off + int(rows[-1, 0]), k, dtype)[k - 1]
         assert_decodes(ok, expected, block_size)
         # k is one past the table.
@@ -576,7 +577,7 @@ def test_bad_table_index(dtype, bits, block_size, chunk_size):
             cseg.decode(bad, chunk_size, dtype, block_size)
         assert info.value.status_name == "NGC_ERR_BAD_TABLE_INDEX", name
         assert where in str(info.value), (name, str(info.value))
-        with pytest.raises(common.FormatError):
-            common.reference_decode(bad, chunk_size, block_size, dtype)
+        with pytest.raises(spec.FormatError):
+            spec.decode(bad, chunk_size, block_size, dtype)
     # A valid decode right after the errors still works.
     assert_decodes(buf, a, block_size, reference=False)

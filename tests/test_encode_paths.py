@@ -1,6 +1,7 @@
-"""The encoder's per-block paths (wasm_src/cseg.c, encode_block), each
-checked with the spec reader and structure checker of tests/common.py and
-with the compressed-segmentation package where it applies:
+"""The encoder's per-block paths (wasm_src/cseg_encode.c, encode_block), each
+checked with the structure checker of tests/common.py (over the spec reader
+of tests/spec.py) and with the compressed-segmentation package where it
+applies:
 
 - rows of 8 voxels equal to the previous label (one SIMD compare);
 - rows whose labels the block has all seen (SIMD match against up to 16
@@ -16,7 +17,8 @@ import pytest
 
 import compressed_segmentation as cseg_pkg
 import ngcodec
-from common import check_encoder_structure, fib25
+
+from tests.common import check_encoder_structure, fib25
 
 encode = ngcodec.compressed_segmentation.encode
 

@@ -1,22 +1,23 @@
 """Hand-made compressed_segmentation vectors that pin the format.
 
 Every vector below is written word by word from the spec (top comment of
-wasm_src/cseg.c, Neuroglancer's compressed_segmentation README): chunk :=
+wasm_src/cseg_decode.c, Neuroglancer's compressed_segmentation README): chunk :=
 channel offsets, then per channel the block headers (word0 = table offset |
 bits << 24, word1 = values offset, offsets in words from the channel start),
 tables and packed values. The expected arrays are worked out by hand in the
 comments; none comes from ngcodec. Each vector is also read by the spec
-reader of tests/common.py, so a mistake in a vector shows up as a
+reader of tests/spec.py, so a mistake in a vector shows up as a
 disagreement there rather than silently pinning ngcodec's behaviour.
 """
 
 import numpy as np
 import pytest
 
-import common
 import ngcodec
-from common import pack_words as words
 from ngcodec import compressed_segmentation as cseg
+
+from tests import common, spec
+from tests.spec import pack_words as words
 
 # name -> (buffer, chunk_size xyz, block_size xyz, dtype, channels,
 #          expected (C, Z, Y, X) as nested lists)
@@ -147,7 +148,7 @@ def test_hand_made_vector_decodes(name):
     assert expected.shape == (channels, chunk_size[2], chunk_size[1], chunk_size[0])
     # The vector agrees with the spec reader, so it is a correct vector.
     assert np.array_equal(
-        common.reference_decode(buf, chunk_size, block_size, dtype, channels), expected)
+        spec.decode(buf, chunk_size, block_size, dtype, channels), expected)
     got = cseg.decode(buf, chunk_size, dtype, block_size, channels)
     assert got.dtype == np.dtype(dtype).newbyteorder("<")
     assert got.shape == expected.shape
@@ -231,7 +232,7 @@ def test_encoder_output_is_structurally_right(name, array, block_size):
     assert all(C <= o <= n for o in offsets.tolist())
     hist = common.check_encoder_structure(buf, array, block_size)
     assert sum(hist.values()) == C * np.prod(
-        [common.ceil_div(s, b) for s, b in zip(array.shape[:0:-1], block_size)])
+        [spec.ceil_div(s, b) for s, b in zip(array.shape[:0:-1], block_size)])
 
 
 def test_encoder_hand_checked_words():
@@ -248,7 +249,7 @@ def test_encoder_stores_an_identical_table_once():
     # Blocks 0, 1, 3 hold {1, 2}; block 2 holds {3}: two tables in all.
     a = np.array([[[1, 2, 2, 1, 3, 3, 1, 2]]], np.uint32)
     buf = cseg.encode(a, (2, 1, 1))
-    (_, rows), = common.block_headers(buf, (8, 1, 1), (2, 1, 1))
+    (_, rows), = spec.block_headers(buf, (8, 1, 1), (2, 1, 1))
     table_offsets = rows[:, 0].tolist()
     assert table_offsets[0] == table_offsets[1] == table_offsets[3] != table_offsets[2]
     assert rows[:, 1].tolist() == [1, 1, 0, 1]
@@ -262,11 +263,11 @@ def test_encoder_chooses_smallest_width_for_each_label_count():
     for k in (1, 2, 3, 4, 5, 16, 17, 255, 256):
         a = (np.arange(256, dtype=np.uint32) % k).reshape(1, 1, 16, 16)
         buf = cseg.encode(a, (16, 16, 1))
-        (_, rows), = common.block_headers(buf, (16, 16, 1), (16, 16, 1))
+        (_, rows), = spec.block_headers(buf, (16, 16, 1), (16, 16, 1))
         assert rows[0, 1] == {1: 0, 2: 1, 3: 2, 4: 2, 5: 4, 16: 4, 17: 8, 255: 8, 256: 8}[k]
     a = np.arange(257, dtype=np.uint32).reshape(1, 1, 1, 257)
     buf = cseg.encode(a, (257, 1, 1))
-    assert common.block_headers(buf, (257, 1, 1), (257, 1, 1))[0][1][0, 1] == 16
+    assert spec.block_headers(buf, (257, 1, 1), (257, 1, 1))[0][1][0, 1] == 16
 
 
 # --------------------------------------------------------------------------
@@ -282,7 +283,7 @@ LAYOUT_BLOCKS = [(1, 1, 1), (2, 2, 2), (3, 1, 2), (4, 2, 1), (8, 8, 8), (16, 4, 
 @pytest.mark.parametrize("block_size", LAYOUT_BLOCKS, ids=lambda b: "b%dx%dx%d" % b)
 @pytest.mark.parametrize("width", [None, 1, 2, 4, 8, 16, 32])
 def test_decode_spec_written_layouts(width, block_size, tables, padding):
-    """Chunks written by tests/common.py's spec writer with tables first or
+    """Chunks written by the spec writer of tests/spec.py with tables first or
     last (so the last table ends the chunk), padding indices zero or random
     (inside the table), and every block at one fixed width (None: the
     smallest). Chunk sizes leave partial edge blocks in every direction."""
@@ -292,7 +293,7 @@ def test_decode_spec_written_layouts(width, block_size, tables, padding):
     base = common.noise((Z, Y, X), labels, "uint32", seed=7)[np.newaxis]
     for dtype in ("uint32", "uint64"):
         a = base.astype(dtype)
-        buf = common.reference_encode(a, block_size, tables=tables, padding=padding,
+        buf = spec.encode(a, block_size, tables=tables, padding=padding,
                                       width=width, seed=3)
         out = cseg.decode(buf, chunk_size, dtype, block_size)
         assert np.array_equal(out, a)
@@ -306,7 +307,7 @@ def test_decode_large_blocks(width, block_size):
     X, Y, Z = block_size
     a = common.noise((Z + 3, Y, X - 5), 2 if width == 1 else 200, "uint64", seed=width)
     a = a[np.newaxis]
-    buf = common.reference_encode(a, block_size, tables="last", padding="random",
+    buf = spec.encode(a, block_size, tables="last", padding="random",
                                   width=width, seed=1)
     out = cseg.decode(buf, (X - 5, Y, Z + 3), "uint64", block_size)
     assert np.array_equal(out, a)
@@ -319,7 +320,7 @@ def test_spec_writer_agrees_with_compressed_segmentation(tables, share):
     import compressed_segmentation
 
     a = common.voronoi((13, 17, 19), 40, "uint64", seed=4)
-    buf = common.reference_encode(a[np.newaxis], (4, 4, 4), tables=tables,
+    buf = spec.encode(a[np.newaxis], (4, 4, 4), tables=tables,
                                   padding="random", share=share)
     out = compressed_segmentation.decompress(buf, (19, 17, 13), np.uint64, (4, 4, 4),
                                              order="F")
@@ -330,6 +331,6 @@ def test_spec_writer_agrees_with_compressed_segmentation(tables, share):
 def test_decode_multichannel_spec_layouts():
     a = np.stack([common.noise((5, 6, 7), k, "uint32", seed=k) for k in (1, 2, 5, 300)])
     for tables in ("first", "last"):
-        buf = common.reference_encode(a, (4, 4, 4), tables=tables, padding="random",
+        buf = spec.encode(a, (4, 4, 4), tables=tables, padding="random",
                                       share=False)
         assert np.array_equal(cseg.decode(buf, (7, 6, 5), "uint32", (4, 4, 4), 4), a)

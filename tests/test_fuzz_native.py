@@ -1,5 +1,5 @@
 """The C codecs built natively with clang's libFuzzer + AddressSanitizer +
-UndefinedBehaviorSanitizer (tests/fuzz/, build_scripts/fuzz.sh):
+UndefinedBehaviorSanitizer (tests/fuzz/*.c, tests/fuzz/fuzz.sh):
 
 - every crash input saved in tests/fuzz/regressions/<harness>/ (named after
   its bug) and every seed in tests/fuzz/corpus/<harness>/ replays cleanly;
@@ -16,8 +16,11 @@ from pathlib import Path
 
 import pytest
 
+# The harnesses are built once for the module (tens of seconds) with clang.
+pytestmark = [pytest.mark.slow, pytest.mark.needs_clang]
+
 REPO = Path(__file__).resolve().parents[1]
-FUZZ_SH = REPO / "build_scripts" / "fuzz.sh"
+FUZZ_SH = REPO / "tests" / "fuzz" / "fuzz.sh"
 FUZZ = REPO / "tests" / "fuzz"
 HARNESSES = ["fuzz_cseg_decode", "fuzz_cseg_encode", "fuzz_raw"]
 SECONDS_EACH = 8  # 3 harnesses: ~25 s of fuzzing, plus the build

@@ -1,35 +1,25 @@
 """The differential campaign against the .wasm's own decode paths
-(build_scripts/fuzz_wasm.py), briefly: the SIMD row decoder (bits 1/2/4,
+(tests/fuzz/fuzz_wasm.py), briefly: the SIMD row decoder (bits 1/2/4,
 uint32 and uint64) and the in-place 8/16-bit path must be reached, mutated
 chunks decoded, and ngcodec must agree with the spec reader on everything.
 Plus proof that its checker can fail."""
 
-import importlib.util
-import os
 import re
 import subprocess
 import sys
 
 import numpy as np
+import pytest
 
-import common
-
-SCRIPT = common.REPO / "build_scripts" / "fuzz_wasm.py"
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("fuzz_wasm", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests import common, spec
+from tests.fuzz import fuzz_wasm as fw
 
 
+@pytest.mark.slow
 def test_campaign_8_seconds():
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [str(common.REPO / "pyhost")] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
-    result = subprocess.run([sys.executable, str(SCRIPT), "--seconds", "8", "--seed", "5"],
-                            capture_output=True, text=True, env=env, timeout=120)
+    result = subprocess.run([sys.executable, "-m", "tests.fuzz.fuzz_wasm", "--seconds", "8",
+                             "--seed", "5"], capture_output=True, text=True, cwd=common.REPO,
+                            timeout=120)
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
     assert out.splitlines()[-1] == "PASS", out
@@ -49,10 +39,9 @@ def test_checker_reports_wrong_results(tmp_path):
     """compare() flags a wrong array, a wrong acceptance or refusal and any
     other exception; a campaign whose "ngcodec" decoder is off by one voxel
     records the mismatch and saves the minimised input with its geometry."""
-    fw = _script()
     a = np.arange(2 * 8 * 8, dtype=np.uint32).reshape(1, 2, 8, 8) % 5
     geom = ((8, 8, 2), (8, 8, 2), "uint32", 1)
-    buf = common.reference_encode(a, geom[1])
+    buf = spec.encode(a, geom[1])
     ref, got = fw.decode_both(fw.cseg.decode, buf, geom)
     assert fw.compare(ref, got) is None and np.array_equal(got[1], a)
     wrong = a.copy()

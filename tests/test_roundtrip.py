@@ -1,6 +1,6 @@
 """Round trips through ngcodec's direct API (compressed_segmentation and raw).
 
-Every encoded chunk is also read by the spec reader of tests/common.py or has
+Every encoded chunk is also read by the spec reader of tests/spec.py or has
 its block headers parsed, so a round trip cannot pass by the encoder and the
 decoder agreeing on a wrong format.
 """
@@ -8,10 +8,11 @@ decoder agreeing on a wrong format.
 import numpy as np
 import pytest
 
-import common
 import ngcodec
 from ngcodec import compressed_segmentation as cseg
 from ngcodec import raw
+
+from tests import common, spec
 
 DTYPES = ["uint32", "uint64"]
 BLOCK_SIZES = [(8, 8, 8), (16, 8, 4), (2, 2, 2), (64, 64, 64), (1, 1, 1), (3, 5, 7)]
@@ -44,10 +45,10 @@ def _roundtrip(a, block_size):
     buf = cseg.encode(a, block_size)
     assert isinstance(buf, bytes)
     C, Z, Y, X = a.shape
-    hist = common.bits_histogram(buf, (X, Y, Z), block_size, C)
-    nblocks = np.prod([common.ceil_div(s, b) for s, b in zip((X, Y, Z), block_size)])
+    hist = spec.bits_histogram(buf, (X, Y, Z), block_size, C)
+    nblocks = np.prod([spec.ceil_div(s, b) for s, b in zip((X, Y, Z), block_size)])
     assert sum(hist.values()) == C * nblocks
-    assert set(hist) <= set(common.VALID_BITS)
+    assert set(hist) <= set(spec.VALID_BITS)
     out = cseg.decode(buf, (X, Y, Z), a.dtype, block_size, C)
     assert out.shape == a.shape
     assert out.dtype == a.dtype.newbyteorder("<")
@@ -97,7 +98,7 @@ def test_roundtrip_thousands_of_labels():
 WIDTHS = {0: 1, 1: 2, 2: 4, 4: 16, 8: 256, 16: 1 << 20}
 
 
-@pytest.mark.parametrize("bits", common.VALID_BITS)
+@pytest.mark.parametrize("bits", spec.VALID_BITS)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_every_bit_width(dtype, bits):
     if bits == 32:
@@ -121,7 +122,7 @@ def test_six_bit_widths_in_one_chunk():
               for bits in (0, 1, 2, 4, 8, 16)]
     a = np.concatenate(blocks, axis=2)[:, :7, :45]  # (8, 7, 45): partial in x, y
     buf = _roundtrip(a[np.newaxis], (8, 8, 8))
-    (_, rows), = common.block_headers(buf, (45, 7, 8), (8, 8, 8))
+    (_, rows), = spec.block_headers(buf, (45, 7, 8), (8, 8, 8))
     assert rows[:, 1].tolist() == [0, 1, 2, 4, 8, 16]
 
 
@@ -129,7 +130,7 @@ def test_zero_and_thirty_two_bit_blocks_in_one_chunk():
     a = np.zeros((32, 64, 128), np.uint32)
     a[:, :, 64:] = common.noise((32, 64, 64), 1 << 30, "uint32", seed=7)
     buf = _roundtrip(a[np.newaxis], (64, 64, 32))
-    (_, rows), = common.block_headers(buf, (128, 64, 32), (64, 64, 32))
+    (_, rows), = spec.block_headers(buf, (128, 64, 32), (64, 64, 32))
     assert rows[:, 1].tolist() == [0, 32]
 
 
@@ -201,7 +202,7 @@ def test_non_contiguous_input(name):
     C, Z, Y, X = expected.shape
     out = cseg.decode(buf, (X, Y, Z), "uint64", (4, 4, 4), C)
     assert np.array_equal(out, expected)
-    assert np.array_equal(common.reference_decode(buf, (X, Y, Z), (4, 4, 4), "uint64", C),
+    assert np.array_equal(spec.decode(buf, (X, Y, Z), (4, 4, 4), "uint64", C),
                           expected)
 
 
@@ -257,15 +258,49 @@ def test_out_parameter_uint32():
     assert np.array_equal(out, a)
 
 
+@pytest.mark.parametrize("dtype", ["uint32", "uint64"])
+def test_out_parameter_may_be_a_strided_view(dtype):
+    """A Volume decodes each chunk straight into its place in a larger
+    (X, Y, Z, C) output: out= takes sliced and transposed views."""
+    a = _volume((13, 7, 5), dtype, 2, "voronoi")
+    buf = cseg.encode(a, (4, 4, 4))
+    big = np.zeros((3, 9, 8, 30), dtype)
+    view = big[1:, 2:7, :7, 3:29:2]
+    assert cseg.decode(buf, (13, 7, 5), dtype, (4, 4, 4), 2, out=view) is view
+    assert np.array_equal(view, a)
+    untouched = big.copy()
+    untouched[1:, 2:7, :7, 3:29:2] = 0
+    assert not untouched.any(), "decode wrote outside the view"
+    xyzc = np.zeros((13, 7, 5, 2), dtype)  # (X, Y, Z, C): out is its transpose
+    cseg.decode(buf, (13, 7, 5), dtype, (4, 4, 4), 2, out=xyzc.T)
+    assert np.array_equal(xyzc.T, a)
+    raw_out = np.zeros((13, 7, 5, 2), dtype)
+    raw.decode(raw.encode(a), (13, 7, 5), dtype, 2, out=raw_out.T)
+    assert np.array_equal(raw_out.T, a)
+
+
+@pytest.mark.parametrize("layout", ["transposed", "sliced", "big_endian"])
+def test_encode_takes_any_layout(layout):
+    a = _volume((13, 7, 5), "uint64", 2, "voronoi")
+    if layout == "transposed":
+        view = np.ascontiguousarray(a.T).T
+    elif layout == "sliced":
+        view = np.repeat(a, 2, axis=3)[..., ::2]
+    else:
+        view = a.astype(">u8")
+    assert not view.flags.c_contiguous or view.dtype.byteorder == ">"
+    assert cseg.encode(view, (4, 4, 4)) == cseg.encode(a, (4, 4, 4))
+
+
 @pytest.mark.parametrize("bad_out", [
     np.zeros((1, 5, 7, 13), "<u8"),          # channels missing
     np.zeros((2, 13, 7, 5), "<u8"),          # x and z swapped
     np.zeros((2, 5, 7, 13), "<u4"),          # wrong dtype
     np.zeros((2, 5, 7, 13), "<i8"),          # signed
     np.zeros((2, 5, 7, 13), ">u8"),          # big-endian
-    np.zeros((2, 5, 7, 26), "<u8")[..., ::2],  # not contiguous
     np.zeros(2 * 5 * 7 * 13, "<u8"),          # flat
-], ids=["channels", "axes", "uint32", "int64", "big_endian", "strided", "flat"])
+    np.broadcast_to(np.zeros(13, "<u8"), (2, 5, 7, 13)),  # read-only
+], ids=["channels", "axes", "uint32", "int64", "big_endian", "flat", "read_only"])
 def test_out_parameter_wrong_array_raises(bad_out):
     a = _volume((13, 7, 5), "uint64", 2, "voronoi")
     buf = cseg.encode(a, (4, 4, 4))

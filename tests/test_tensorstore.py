@@ -15,10 +15,11 @@ import re
 import numpy as np
 import pytest
 
-import common
 import ngcodec
 from ngcodec import chunk_encoding
 from ngcodec import compressed_segmentation as cseg
+
+from tests import common, spec
 
 import tensorstore as ts  # noqa: E402  (peer, must be installed)
 
@@ -180,7 +181,7 @@ def test_tensorstore_and_ngcodec_agree_on_arbitrary_padding(tmp_path):
     same array. Block 0: 1 bit, table [3, 4], visible indices 1 0, padding
     ones. Block 1: 8 bits, table [42, ...] (3 entries to the end), visible
     index 0, padding indices 1 and 2."""
-    buf = common.pack_words(1, 0x01000004, 6, 0x08000007, 8, 3, 4, 0xABCDEFFD, 42,
+    buf = spec.pack_words(1, 0x01000004, 6, 0x08000007, 8, 3, 4, 0xABCDEFFD, 42,
                             0x02020100, 0x01010102)
     _write_single_chunk(tmp_path, buf)
     expected = np.array([[[[4, 3, 42]]]], np.uint32)
@@ -192,7 +193,7 @@ def test_padding_index_past_the_table_is_a_known_difference(tmp_path):
     """The one deliberate difference: padding indices past the table.
     tensorstore ignores padding; ngcodec refuses it, as neuroglancer-scripts
     does (its own test suite depends on that check)."""
-    buf = common.pack_words(1, 0x01000004, 6, 0x08000007, 8, 3, 4, 0xABCDEFFD, 42,
+    buf = spec.pack_words(1, 0x01000004, 6, 0x08000007, 8, 3, 4, 0xABCDEFFD, 42,
                             0xFFFFFF00, 0xFFFFFFFF)
     _write_single_chunk(tmp_path, buf)
     assert np.array_equal(_ts_read(tmp_path), np.array([[[[4, 3, 42]]]], np.uint32))

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Adversarial check of ngcodec's sandbox (issue 6).
 
 Throws at the Python API what an attacker or a broken dataset would:
@@ -10,8 +9,8 @@ with errors interleaved. The only acceptable outcomes of a call are a
 correct result, ``InvalidFormatError`` or ``ResourceLimitError``: never
 another exception, a crash, a hang or a large allocation.
 
-- "Correct" is checked against an independent decoder written here from the
-  compressed_segmentation spec: whenever ngcodec returns an array, the spec
+- "Correct" is checked against the spec reader of tests/spec.py, written
+  from the compressed_segmentation spec independently of ngcodec: whenever ngcodec returns an array, the spec
   accepts the bytes and gives the same array; whenever ngcodec refuses bytes
   as invalid, the spec refuses them too.
 - Each scenario group runs in its own subprocess with a wall-clock timeout
@@ -23,12 +22,12 @@ another exception, a crash, a hang or a large allocation.
   (bombs) the peak of Python/NumPy allocations (tracemalloc), because an
   untouched allocation does not show in RSS.
 
-Usage::
+Usage, from the repository root::
 
-    python build_scripts/adversarial.py            # full run (scale 10, ~15 s)
-    python build_scripts/adversarial.py --quick    # seconds: what the test suite runs
-    python build_scripts/adversarial.py --scale 200   # long run (minutes)
-    python build_scripts/adversarial.py --groups bombs,threads --scale 50 --seed 7
+    python -m tests.fuzz.adversarial            # full run (scale 10, ~15 s)
+    python -m tests.fuzz.adversarial --quick    # seconds: what the test suite runs
+    python -m tests.fuzz.adversarial --scale 200   # long run (minutes)
+    python -m tests.fuzz.adversarial --groups bombs,threads --scale 50 --seed 7
 
 Prints one line per group and a summary; exits 1 on any unexpected outcome.
 """
@@ -47,19 +46,12 @@ import time
 import traceback
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-FIB25_PATH = REPO.parent / "shared" / "data" / "fib25_64x64x64_uint64.dat"
-BUNDLED_FIB25 = REPO / "pyhost" / "ngcodec" / "data" / "fib25_64x64x64_uint64.cseg8"
+from tests import common, spec
+
+REPO = common.REPO
 MiB = 1 << 20
 RESULT_TAG = "ADVERSARIAL-RESULT "
-
-
-def _import_ngcodec():
-    try:
-        import ngcodec  # noqa: F401  (installed)
-    except ImportError:
-        sys.path.insert(0, str(REPO / "pyhost"))
+SPEC_MAX_BLOCKS = 20000  # more blocks a channel: too slow for the spec reader, unchecked
 
 
 # =============================================================================
@@ -84,72 +76,39 @@ def reset_peak_rss():
         return False
 
 
-VALID_BITS = (0, 1, 2, 4, 8, 16, 32)
-
-
 def spec_decode(buf, chunk, block, dtype, channels):
-    """The compressed_segmentation spec, independently: a (C, Z, Y, X) array,
-    None when the spec refuses *buf*, or "unchecked" when the chunk has too
-    many blocks for this slow reader.
-
-    Refused: size not a multiple of 4; a channel offset or the block headers
-    past the end; bits not in {0,1,2,4,8,16,32}; a table offset past the end;
-    encoded values running past the end; a 0-bit block with no table entry;
-    an index (padding included) past the entries left up to the end."""
-    import numpy as np
-
-    dtype = np.dtype(dtype).newbyteorder("<")
+    """What the spec says of *buf* (tests.spec.decode): a (C, Z, Y, X) array,
+    None when the spec refuses it, or "unchecked" when the chunk has too many
+    blocks for the (slow) spec reader."""
     if len(buf) % 4:
         return None
-    w = np.frombuffer(bytes(buf), "<u4")
-    n = w.size
-    vw = dtype.itemsize // 4
-    X, Y, Z = chunk
-    bx, by, bz = block
-    gx, gy, gz = -(-X // bx), -(-Y // by), -(-Z // bz)
-    nb = gx * gy * gz
-    if nb > 20000:
+    if spec.block_count(chunk, block) > SPEC_MAX_BLOCKS:
         return "unchecked"
-    if n < channels:
+    try:
+        return spec.decode(buf, chunk, block, dtype, channels)
+    except spec.FormatError:
         return None
-    out = np.zeros((channels, Z, Y, X), dtype=dtype)
-    volume = bx * by * bz
-    for c in range(channels):
-        base = int(w[c])
-        if base > n:
-            return None
-        m = n - base
-        if m < 2 * nb:
-            return None
-        head = w[base:base + 2 * nb].astype(np.int64).reshape(nb, 2)
-        for b in range(nb):
-            i, j, k = b % gx, b // gx % gy, b // (gx * gy)
-            toff, bits, voff = int(head[b, 0] & 0xFFFFFF), int(head[b, 0] >> 24), int(head[b, 1])
-            if bits not in VALID_BITS or toff > m:
-                return None
-            nwords = (bits * volume + 31) // 32
-            if voff + nwords > m:
-                return None
-            entries = (m - toff) // vw
-            if bits == 0:
-                if entries == 0:
-                    return None
-                index = np.zeros(volume, dtype=np.int64)
-            else:
-                words = w[base + voff:base + voff + nwords].astype(np.uint64)
-                per = 32 // bits
-                shifts = np.arange(per, dtype=np.uint64) * np.uint64(bits)
-                mask = np.uint64((1 << bits) - 1)
-                index = ((words[:, None] >> shifts) & mask).reshape(-1)[:volume].astype(np.int64)
-                if int(index.max()) >= entries:
-                    return None
-            top = int(index.max()) + 1
-            table = np.frombuffer(w[base + toff:base + toff + top * vw].tobytes(), dtype=dtype)
-            x0, y0, z0 = i * bx, j * by, k * bz
-            vx, vy, vz = min(bx, X - x0), min(by, Y - y0), min(bz, Z - z0)
-            index = index.reshape(bz, by, bx)[:vz, :vy, :vx]
-            out[c, z0:z0 + vz, y0:y0 + vy, x0:x0 + vx] = table[index]
-    return out
+
+
+def _peek_instance():
+    """ngcodec.runtime.peek_instance."""
+    try:
+        from ngcodec.runtime import peek_instance
+    except ImportError:  # TRANSITION: before ngcodec.runtime; remove with ngcodec/_runtime.py
+        from ngcodec import _runtime
+
+        def peek_instance(limits=None):
+            return getattr(_runtime._local, "fast", None) if limits is None else None
+    return peek_instance
+
+
+def _measured_limits():
+    """None and one Limits per kind of instance the groups use (time bound or
+    not, memory cap): peek_instance(limits) finds each."""
+    from ngcodec import Limits
+
+    caps = [None] + [m * MiB for m in (1, 4, 16, 32, 64, 256, 512, 1024)] + [4 * MiB + 8192]
+    return [None] + [Limits(memory_bytes=m, seconds=s) for m in caps for s in (None, 1.0)]
 
 
 class Checker:
@@ -157,10 +116,10 @@ class Checker:
 
     def __init__(self, group):
         import ngcodec
-        from ngcodec import _runtime
 
         self.ngcodec = ngcodec
-        self.runtime = _runtime
+        self.peek_instance = _peek_instance()
+        self.measured_limits = _measured_limits()
         self.group = group
         self.lock = threading.Lock()
         self.counts = {}
@@ -172,14 +131,12 @@ class Checker:
         self.unchecked = 0
 
     def _linear_mib(self):
+        """The largest linear memory of this thread's live instances."""
         sizes = [0]
-        for inst in (getattr(self.runtime._local, "fast", None),
-                     getattr(self.runtime._local, "sandbox", None)):
+        for limits in self.measured_limits:
+            inst = self.peek_instance(limits)
             if inst is not None:
-                try:
-                    sizes.append(inst.memory_size())
-                except Exception:  # noqa: BLE001 - best effort
-                    pass
+                sizes.append(inst.memory_size())
         return max(sizes) / MiB
 
     def fail(self, name, text):
@@ -274,13 +231,8 @@ class Checker:
 # -- data ----------------------------------------------------------------------
 
 def fib25():
-    import numpy as np
-
-    if FIB25_PATH.exists():
-        return np.fromfile(FIB25_PATH, "<u8").reshape(64, 64, 64)
-    from ngcodec import compressed_segmentation as cseg
-
-    return cseg.decode(BUNDLED_FIB25.read_bytes(), (64, 64, 64), "uint64", (8, 8, 8))[0]
+    """The FIB-25 64^3 chunk, (Z, Y, X) uint64, a fresh copy."""
+    return common.fib25()
 
 
 def cells(shape, n, dtype, seed):
@@ -842,7 +794,6 @@ SELFTESTS = {
 
 
 def child(group, scale, seed):
-    _import_ngcodec()
     import tracemalloc
 
     import numpy as np
@@ -897,7 +848,7 @@ ALL_GROUPS = dict(GROUPS, **SELFTESTS)
 
 def run_group(group, scale, seed, timeout):
     budget = ALL_GROUPS[group][1]
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", group, "--scale",
+    cmd = [sys.executable, "-m", "tests.fuzz.adversarial", "--child", group, "--scale",
            str(scale), "--seed", str(seed)]
     env = dict(os.environ)
     # A fixed mmap threshold: glibc's dynamic one keeps freed NumPy buffers
@@ -906,7 +857,8 @@ def run_group(group, scale, seed, timeout):
     env.setdefault("MALLOC_MMAP_THRESHOLD_", "131072")
     start = time.perf_counter()
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env,
+                              cwd=REPO)
     except subprocess.TimeoutExpired as exc:
         return dict(group=group, problems=[f"HANG: no result after {timeout} s"],
                     stderr=(exc.stderr or b"")[-2000:] if isinstance(exc.stderr, bytes)

@@ -2,12 +2,15 @@
 # Coverage-guided fuzzing of the C codecs, built natively with clang's
 # libFuzzer + AddressSanitizer + UndefinedBehaviorSanitizer.
 #
-#   build_scripts/fuzz.sh [SECONDS] [HARNESS...]   fuzz each harness SECONDS (10)
-#   build_scripts/fuzz.sh replay [HARNESS...]      run the seed corpus and every
-#                                                  tests/fuzz/regressions/ file once
-#   build_scripts/fuzz.sh build [HARNESS...]       only build
-#   build_scripts/fuzz.sh coverage [HARNESS...]    line/region coverage of
-#                                                  wasm_src by the working corpus
+#   tests/fuzz/fuzz.sh [SECONDS] [HARNESS...]   fuzz each harness SECONDS (10)
+#   tests/fuzz/fuzz.sh replay [HARNESS...]      run the seed corpus and every
+#                                               tests/fuzz/regressions/ file once
+#   tests/fuzz/fuzz.sh build [HARNESS...]       only build
+#   tests/fuzz/fuzz.sh coverage [HARNESS...]    line/region coverage of
+#                                               wasm_src by the working corpus
+#
+# Each harness is built with every wasm_src/*.c (whatever the codecs are
+# split into) and tests/fuzz/<harness>.c.
 #
 # HARNESS is fuzz_cseg_decode, fuzz_cseg_encode or fuzz_raw (default: all).
 # Binaries go to $FUZZ_BUILD_DIR (build/fuzz, git-ignored). Each harness
@@ -23,7 +26,7 @@
 # One fuzzing process at a time (no -jobs/-workers): the machines are small.
 # Exits non-zero if a harness crashes, printing the crash input's path.
 set -euo pipefail
-repo=$(cd "$(dirname "$0")/.." && pwd)
+repo=$(cd "$(dirname "$0")/../.." && pwd)
 build=${FUZZ_BUILD_DIR:-$repo/build/fuzz}
 work=${FUZZ_WORK_DIR:-${TMPDIR:-/tmp}/ngcodec-fuzz}
 src=${FUZZ_SRC_DIR:-$repo/wasm_src} # another copy of the codecs, e.g. a patch to try
@@ -38,6 +41,8 @@ case "${1:-}" in
 esac
 harnesses=("$@")
 [ ${#harnesses[@]} -gt 0 ] || harnesses=("${all[@]}")
+codecs=("$src"/*.c) # every C source of the module, by glob
+[ -f "${codecs[0]}" ] || { echo "fuzz.sh: no C sources in $src" >&2; exit 2; }
 for h in "${harnesses[@]}"; do
   [ -f "$repo/tests/fuzz/$h.c" ] || { echo "fuzz.sh: no harness $h (have: ${all[*]})" >&2; exit 2; }
 done
@@ -65,8 +70,7 @@ else
   for h in "${harnesses[@]}"; do
     "$CC" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
       -Wall -Wextra -I "$src" -I "$repo/tests/fuzz" \
-      "$src/ngcodec.c" "$src/raw.c" "$src/cseg.c" \
-      "$repo/tests/fuzz/$h.c" -o "$build/$h.tmp"
+      "${codecs[@]}" "$repo/tests/fuzz/$h.c" -o "$build/$h.tmp"
     mv "$build/$h.tmp" "$build/$h"
   done
   echo "fuzz.sh: built ${harnesses[*]} in $build ($("$CC" --version | head -n 1))"
@@ -91,8 +95,7 @@ if [ "$mode" = coverage ]; then
   for h in "${harnesses[@]}"; do
     bin=$build/coverage/$h
     "$CC" -g -O1 -fsanitize=fuzzer -fprofile-instr-generate -fcoverage-mapping \
-      -I "$src" -I "$repo/tests/fuzz" "$src/ngcodec.c" "$src/raw.c" "$src/cseg.c" \
-      "$repo/tests/fuzz/$h.c" -o "$bin"
+      -I "$src" -I "$repo/tests/fuzz" "${codecs[@]}" "$repo/tests/fuzz/$h.c" -o "$bin"
     rm -f "$bin".profraw
     mkdir -p "$work/$h/corpus"
     LLVM_PROFILE_FILE=$bin.profraw "$bin" -runs=0 -rss_limit_mb=2048 \
@@ -103,7 +106,7 @@ if [ "$mode" = coverage ]; then
   "$profdata" merge -sparse "${profraws[@]}" -o "$build/coverage/all.profdata"
   "$llvmcov" report "${objects[@]:1}" -instr-profile="$build/coverage/all.profdata" \
     -ignore-filename-regex='tests/fuzz/'
-  echo "fuzz.sh: line by line: $llvmcov show ${objects[*]:1} -instr-profile=$build/coverage/all.profdata $src/cseg.c"
+  echo "fuzz.sh: line by line: $llvmcov show ${objects[*]:1} -instr-profile=$build/coverage/all.profdata ${codecs[*]}"
   exit 0
 fi
 

@@ -1,24 +1,24 @@
-#!/usr/bin/env python3
 """Differential fuzzing of ngcodec.wasm's WebAssembly-only decode/encode paths.
 
-build_scripts/fuzz.sh's libFuzzer harnesses compile wasm_src natively, so
-they never reach the ``#ifdef __wasm_simd128__`` code of cseg.c. This drives
-the real .wasm through ``ngcodec.compressed_segmentation``. Decodes: chunks
-from ``common.reference_encode`` taking the SIMD path (8x8xN blocks, bits
-1/2/4, tables of exactly 2^bits and more entries, uint32/uint64 labels
-sharing or not a 32-bit half) or the in-place 8/16-bit path (17-256 or 257+
-labels a block, or widths forced to 8/16, with trailing words so tables count
-2^bits entries); partial blocks, 1-2 channels, tables first/last, shared or
-not, random padding; each decoded clean and after 3-8 mutations (bit flips in
-values, bits, table/values offsets, table entries, channel offsets;
-truncation; appending). Both refuse (ngcodec only with InvalidFormatError) or
-both give the same array as ``common.reference_decode``. Encodes must pass
-``common.check_encoder_structure`` and decode back exactly.
+tests/fuzz/fuzz.sh's libFuzzer harnesses compile wasm_src natively, so they
+never reach the ``#ifdef __wasm_simd128__`` code (wasm_src/simd.h). This
+drives the real .wasm through ``ngcodec.compressed_segmentation``. Decodes:
+chunks from the spec writer ``tests.spec.encode`` taking the SIMD path
+(8x8xN blocks, bits 1/2/4, tables of exactly 2^bits and more entries,
+uint32/uint64 labels sharing or not a 32-bit half) or the in-place 8/16-bit
+path (17-256 or 257+ labels a block, or widths forced to 8/16, with trailing
+words so tables count 2^bits entries); partial blocks, 1-2 channels, tables
+first/last, shared or not, random padding; each decoded clean and after 3-8
+mutations (bit flips in values, bits, table/values offsets, table entries,
+channel offsets; truncation; appending). Both refuse (ngcodec only with
+InvalidFormatError) or both give the same array as the spec reader
+``tests.spec.decode``. Encodes must pass ``tests.common.check_encoder_structure``
+and decode back exactly.
 
-Usage::
+Usage, from the repository root::
 
-    python build_scripts/fuzz_wasm.py [--seconds 60] [--seed 1] [--save DIR]
-    python build_scripts/fuzz_wasm.py --seed 23 --case 4711   # rerun one case
+    python -m tests.fuzz.fuzz_wasm [--seconds 60] [--seed 1] [--save DIR]
+    python -m tests.fuzz.fuzz_wasm --seed 23 --case 4711   # rerun one case
 
 Prints a one-screen summary; exits 1 on any mismatch or unexpected exception.
 Mismatching decode inputs are saved minimised (trailing words dropped, words
@@ -38,12 +38,10 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
-sys.path.append(str(REPO / "pyhost"))  # appended: an installed ngcodec comes first
-import common  # noqa: E402
-import ngcodec  # noqa: E402
-from ngcodec import compressed_segmentation as cseg  # noqa: E402
+import ngcodec
+from ngcodec import compressed_segmentation as cseg
+
+from tests import common, spec
 
 DTYPES = ("uint32", "uint64")
 SIMD_COUNTS = [1, 2, 2, 3, 4, 4, 5, 7, 8, 9, 15, 16, 16, 17, 20]  # at and around 2^bits
@@ -123,7 +121,7 @@ def volume(rng, dtype, chunk, block, channels, profile, cover=True):
     blocks so, the rest 17-256 (bits 8) or 257+ (bits 16) labels."""
     a = np.zeros((channels,) + tuple(chunk[::-1]), dtype=dtype)
     for c in range(channels):
-        for _, (x0, y0, z0), (vx, vy, vz) in common._blocks(chunk, block):
+        for _, (x0, y0, z0), (vx, vy, vz) in spec.blocks(chunk, block):
             nvis, r = vx * vy * vz, rng.random() if profile == "bytes" else 0.0
             k = int(rng.choice(SIMD_COUNTS) if r < 1 / 3 else rng.integers(17, 257)
                     if r < 2 / 3 or nvis < 257 else rng.integers(257, nvis + 1))
@@ -215,8 +213,8 @@ def outcome(call, refusal):
 def decode_both(decode, buf, geom):
     """The outcomes of the reference decoder and of *decode* (ngcodec's)."""
     chunk, block, dtype, channels = geom
-    return (outcome(lambda: common.reference_decode(buf, chunk, block, dtype, channels),
-                    common.FormatError),
+    return (outcome(lambda: spec.decode(buf, chunk, block, dtype, channels),
+                    spec.FormatError),
             outcome(lambda: decode(buf, chunk, dtype, block, channels), ngcodec.InvalidFormatError))
 
 
@@ -304,16 +302,16 @@ class Campaign:
         opts = dict(tables=str(rng.choice(["last", "first"])), share=bool(rng.integers(0, 2)),
                     padding=str(rng.choice(["zero", "random"])), seed=int(rng.integers(0, 1 << 30)))
         if rng.random() < 0.3:  # a fixed width, at least what the fullest block needs
-            need = max(common.min_bits(np.unique(a[c, z0:z0 + vz, y0:y0 + vy, x0:x0 + vx]).size)
+            need = max(spec.min_bits(np.unique(a[c, z0:z0 + vz, y0:y0 + vy, x0:x0 + vx]).size)
                        for c in range(geom[3])
-                       for _, (x0, y0, z0), (vx, vy, vz) in common._blocks(chunk, block))
+                       for _, (x0, y0, z0), (vx, vy, vz) in spec.blocks(chunk, block))
             opts["width"] = int(rng.choice([b for b in (1, 2, 4, 8, 16, 32) if b >= need]))
-        buf = trailing_words(rng, common.reference_encode(a, block, **opts), a.itemsize // 4)
+        buf = trailing_words(rng, spec.encode(a, block, **opts), a.itemsize // 4)
         for (path, bits), n in paths(buf, geom).items():
             self.counts[f"path {path} bits{bits}/{dtype}"] += n
         self.counts["cases clean"] += 1
         self.counts["clean ngcodec " + self.check_decode(buf, geom, expected=a)] += 1
-        heads = common.block_headers(buf, chunk, block, geom[3])
+        heads = spec.block_headers(buf, chunk, block, geom[3])
         for _ in range(int(rng.integers(3, 9))):
             mutated, kinds = mutate(rng, buf, geom, heads)
             self.counts["cases mutated"] += 1
@@ -366,7 +364,7 @@ class Campaign:
 
     def summary(self, seconds):
         c = self.counts
-        wasm = Path(ngcodec.__file__).parent / "ngcodec.wasm"
+        wasm = Path(ngcodec.__file__).parent / "web" / "ngcodec.wasm"  # its one home
         lines = [f"fuzz_wasm seed {self.seed}: {seconds:.1f} s, .wasm sha256 "
                  f"{hashlib.sha256(wasm.read_bytes()).hexdigest()[:12]}",
                  f"cases: {c['cases clean']} clean decodes, {c['cases mutated']} mutated decodes, "

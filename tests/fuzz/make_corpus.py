@@ -1,6 +1,6 @@
 """(Re)generates the seed corpus of the libFuzzer harnesses, deterministically.
 
-    python tests/fuzz/make_corpus.py
+    python -m tests.fuzz.make_corpus      # from the repository root
 
 writes tests/fuzz/corpus/<harness>/<name> (and deletes files of those folders
 that it did not write). Each file is the harness's parameter header followed
@@ -10,7 +10,7 @@ by its payload (see the top comment of each harness):
   small chunks written by the `compressed_segmentation` package (uint32,
   uint64, 0 to 16-bit blocks, anisotropic and partial edge blocks, three
   channels joined under a channel offset header); chunks written from the
-  spec by tests/common.py in layouts neither encoder writes (tables last,
+  spec by tests/spec.py in layouts neither encoder writes (tables last,
   random padding indices, fixed 16- and 32-bit widths, unshared tables).
 - fuzz_cseg_encode: geometries x label modes that reach every bit width,
   labels that differ only in their top bits, and a 16^3 crop of FIB-25
@@ -21,16 +21,15 @@ Needs numpy and compressed-segmentation (the test extras).
 """
 
 import struct
-import sys
 from pathlib import Path
 
-import numpy as np
 import compressed_segmentation as cs
+import numpy as np
+
+from tests import common, spec
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
-sys.path.insert(0, str(REPO / "tests"))
-import common  # noqa: E402  (tests/common.py: FIB-25 and a spec writer)
+REPO = common.REPO
 
 CORPUS = HERE / "corpus"
 FIB25_CSEG = REPO / "pyhost" / "ngcodec" / "data" / "fib25_64x64x64_uint64.cseg8"
@@ -111,19 +110,19 @@ def decode_corpus():
         a = np.stack([labels(rng, zyx((9, 11, 13)), k, dtype) for k in (1, 3, 40)])
         out[f"cs_{tag}_3channels"] = (decode_header((9, 11, 13), (8, 8, 8), dtype, 3)
                                       + cs_channels(a, (8, 8, 8)))
-    # Layouts from the spec writer (tests/common.py); the header's shift field
+    # Layouts from the spec writer (tests/spec.py); the header's shift field
     # puts the chunk 1..3 bytes past malloc's alignment.
     a = labels(rng, (1,) + zyx((10, 7, 5)), 3, "uint64")
     out["spec_u64_tables_last_random_padding"] = (
         decode_header((10, 7, 5), (4, 4, 4), "uint64", shift=1)
-        + common.reference_encode(a, (4, 4, 4), tables="last", padding="random"))
+        + spec.encode(a, (4, 4, 4), tables="last", padding="random"))
     a = labels(rng, (1,) + zyx((3, 2, 2)), 12, "uint32")
     out["spec_u32_fixed32"] = (decode_header((3, 2, 2), (1, 1, 1), "uint32", shift=2)
-                               + common.reference_encode(a, (1, 1, 1), width=32))
+                               + spec.encode(a, (1, 1, 1), width=32))
     a = labels(rng, (2,) + zyx((6, 4, 3)), 4, "uint64")
     out["spec_u64_fixed16_unshared_2ch"] = (
         decode_header((6, 4, 3), (2, 2, 3), "uint64", 2, shift=3)
-        + common.reference_encode(a, (2, 2, 3), width=16, share=False, tables="first"))
+        + spec.encode(a, (2, 2, 3), width=16, share=False, tables="first"))
     out["empty_chunk_0x0x0"] = decode_header((0, 0, 0), (8, 8, 8), "uint32") + bytes(4)
     return out
 
