@@ -1,0 +1,79 @@
+"""One scale's chunk codec: bytes <-> (C, Z, Y, X) arrays, through the public codecs.
+
+A :class:`ChunkCodec` knows a scale's encoding, data type and channels; the
+chunk's shape (x, y, z) is given per call, since edge chunks are clipped.
+``max_encoded(shape)`` bounds the bytes a valid chunk of that shape can take,
+which caps the inflation of gzip-compressed chunk files.
+"""
+
+import numpy as np
+
+from .. import compressed_segmentation, raw
+from ..chunk_encoding import get_encoder
+from ..errors import InvalidFormatError, NgcodecError
+
+__all__ = ["ChunkCodec"]
+
+
+class ChunkCodec:
+    """Encodes and decodes the chunks of one :class:`~.info.Scale`."""
+
+    def __init__(self, scale, limits=None, jpeg_quality=None):
+        self.scale = scale
+        self.limits = limits
+        self.encoding = scale.encoding
+        self.dtype = scale.dtype
+        self.num_channels = scale.num_channels
+        self.block_size = scale.block_size
+        self._jpeg = None
+        if self.encoding == "jpeg":
+            q = jpeg_quality or scale.scale_info.get("jpeg_quality", 95)
+            self._jpeg = get_encoder(scale.info, scale.scale_info,
+                                     {"limits": limits, "jpeg_quality": q})
+
+    def decoded_nbytes(self, shape):
+        x, y, z = shape
+        return self.num_channels * x * y * z * self.dtype.itemsize
+
+    def max_encoded(self, shape):
+        """The most bytes a valid encoded chunk of *shape* (x, y, z) takes."""
+        n = self.decoded_nbytes(shape)
+        if self.encoding == "raw":
+            return n
+        if self.encoding == "compressed_segmentation":
+            bx, by, bz = self.block_size
+            blocks = (-(-shape[0] // bx)) * (-(-shape[1] // by)) * (-(-shape[2] // bz))
+            # per channel: offset word; per block: 8-byte header, a table of
+            # at most one label per voxel, at most 32-bit indices per voxel
+            voxels = shape[0] * shape[1] * shape[2]
+            return self.num_channels * (4 + 8 * blocks + voxels * (self.dtype.itemsize + 4))
+        return 2 * n + (64 << 10)  # jpeg: headers and a worst-case quality
+
+    def decode(self, data, shape, out=None, what="chunk"):
+        """Decodes *data* as a chunk of *shape* (x, y, z) into *out* (any
+        writable (C, Z, Y, X) view) or a new array. Errors name *what*."""
+        try:
+            if self.encoding == "compressed_segmentation":
+                return compressed_segmentation.decode(
+                    data, shape, self.dtype, self.block_size, self.num_channels, out,
+                    limits=self.limits)
+            if self.encoding == "raw":
+                return raw.decode(data, shape, self.dtype, self.num_channels, out,
+                                  limits=self.limits)
+            a = self._jpeg.decode(data, shape)
+            if out is None:
+                return a
+            out[...] = a
+            return out
+        except NgcodecError as e:
+            raise type(e)(f"{what}: {e}", e.status, e.status_name) from e
+        except (OSError, ValueError, SyntaxError) as e:  # Pillow on a bad JPEG
+            raise InvalidFormatError(f"{what}: cannot decode the JPEG chunk ({e})") from e
+
+    def encode(self, array):
+        """The bytes of a (C, Z, Y, X) chunk (any layout)."""
+        if self.encoding == "compressed_segmentation":
+            return compressed_segmentation.encode(array, self.block_size, limits=self.limits)
+        if self.encoding == "raw":
+            return raw.encode(array, limits=self.limits)
+        return self._jpeg.encode(np.ascontiguousarray(array))
