@@ -79,14 +79,17 @@ def test_exception_classes_are_the_same_object():
 
 @pytest.mark.parametrize("nbytes", [0, 4])
 def test_truncated_channel_offsets(nbytes):
-    # Two channels need two offset words.
-    exc = expect_invalid(BASE[:nbytes], "NGC_ERR_TRUNCATED", ["channel offset"])
-    assert exc.status == -4
+    # Two channels need two offset words; the place is the first channel
+    # whose word is missing.
+    exc = expect_invalid(BASE[:nbytes], "NGC_ERR_TRUNCATED", [f"(channel {nbytes // 4})"])
+    assert exc.status == ngcodec.errors.CODE["NGC_ERR_TRUNCATED"]
+    assert (exc.channel, exc.block) == (nbytes // 4, None)
 
 
 def test_truncated_channel_offsets_three_channels():
     geometry = dict(GEOMETRY, num_channels=3)
-    expect_invalid(words(3, 3), "NGC_ERR_TRUNCATED", ["channel offset"], geometry)
+    exc = expect_invalid(words(3, 3), "NGC_ERR_TRUNCATED", ["(channel 2)"], geometry)
+    assert (exc.channel, exc.block) == (2, None)
 
 
 def test_truncated_block_headers():

@@ -351,7 +351,8 @@ int ngc_cseg_decode(ngc_chunk *chunk, const void *src, size_t src_size,
   if (src_size % 4 != 0) return NGC_ERR_UNALIGNED;
   const uint32_t *w = (const uint32_t *)src;
   const uint32_t n = (uint32_t)(src_size / 4);
-  if (n < chunk->num_channels) return NGC_ERR_TRUNCATED;
+  /* The first channel whose offset word is missing is the place. */
+  if (n < chunk->num_channels) return fail_at(chunk, NGC_ERR_TRUNCATED, n, NGC_NO_PLACE);
   const size_t channel_bytes = decoded_size / chunk->num_channels;
   for (uint32_t c = 0; c < chunk->num_channels; c++) {
     const uint32_t offset = ngc_load32(&w[c]);

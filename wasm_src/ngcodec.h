@@ -104,12 +104,12 @@ NGC_API const char *ngc_error_name(int status);
  *   fail_channel  fail_block    the status is about
  *   NGC_NO_PLACE  NGC_NO_PLACE  no one place in the data: NGC_OK,
  *                               BAD_PARAMS, UNALIGNED, TOO_LARGE,
- *                               DST_TOO_SMALL, SIZE_MISMATCH, NO_MEMORY, and
- *                               TRUNCATED when src is shorter than the
- *                               channel offsets header itself
+ *                               DST_TOO_SMALL, SIZE_MISMATCH, NO_MEMORY
  *   c             NGC_NO_PLACE  channel c: its offset points past the end
- *                               (BAD_CHANNEL_OFFSET), or its block headers
- *                               region is truncated (TRUNCATED)
+ *                               (BAD_CHANNEL_OFFSET), its block headers
+ *                               region is truncated, or src ends before its
+ *                               offset word (TRUNCATED; c is the first
+ *                               channel without one)
  *   c             b             block b of channel c, numbered x fastest
  *                               (block (i, j, k) of a grid of gx * gy * gz
  *                               blocks is b = (k * gy + j) * gx + i): BAD_BITS,

@@ -92,9 +92,9 @@ static inline uint32_t fuzz_ceil_div(uint32_t a, uint32_t b) {
  * quantity in 64 bits. Returns NGC_OK or the NGC_ERR_* status ngcodec must
  * return for `src`, and sets *fail_channel / *fail_block to the place that
  * ngcodec.h's contract (at struct ngc_chunk) gives that status: both
- * NGC_NO_PLACE on success, for UNALIGNED, and for a src shorter than the
- * channel offsets (TRUNCATED); the channel and NGC_NO_PLACE for a bad
- * channel offset or a truncated block headers region; the channel and the
+ * NGC_NO_PLACE on success and for UNALIGNED; the channel and NGC_NO_PLACE
+ * for a bad channel offset, a truncated block headers region or a src that
+ * ends before the channel's offset word (the first such channel); the channel and the
  * block for an error in one block. With dst == NULL it only validates;
  * otherwise it also writes the decoded (C, Z, Y, X) array to dst (call it
  * with NULL first: on an invalid chunk dst may be partly written).
@@ -152,7 +152,10 @@ FUZZ_NO_COVERAGE static int ref_cseg_decode(const ngc_chunk *ch, const uint8_t *
   *fail_channel = *fail_block = NGC_NO_PLACE;
   if (src_size % 4 != 0) return NGC_ERR_UNALIGNED;
   const uint64_t n = src_size / 4;
-  if (n < nc) return NGC_ERR_TRUNCATED;
+  if (n < nc) {
+    *fail_channel = (uint32_t)n;
+    return NGC_ERR_TRUNCATED;
+  }
   /* Word i of the chunk (not fuzz_load32: a call per word is slow, and
    * inlining stops at the no-coverage attribute). */
 #define W(i)                                                              \

@@ -28,7 +28,8 @@ test("a valid hand-made chunk decodes (the cases below differ in one place)", as
 });
 
 test("truncated header -> NGC_ERR_TRUNCATED", async () => {
-  await rejectsWith(decode32(new Uint8Array(0)), "NGC_ERR_TRUNCATED", { block: null });
+  // No offset word for channel 0: the place is that channel.
+  await rejectsWith(decode32(new Uint8Array(0)), "NGC_ERR_TRUNCATED", { channel: 0, block: null });
   await rejectsWith(decode32(words(1)), "NGC_ERR_TRUNCATED"); // no block header
   await rejectsWith(decode32(words(1, 2)), "NGC_ERR_TRUNCATED"); // half of one
   await rejectsWith(decode32(words(2, 3), B8, 2), "NGC_ERR_TRUNCATED"); // 2 channels
