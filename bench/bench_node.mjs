@@ -100,7 +100,7 @@ async function timeCalls(fn, n) {
 const args = parseArgs(process.argv.slice(2));
 const cseg = new Uint8Array(await readFile(args.cseg));
 await ng.init();
-const decoded = await ng.decodeCompressedSegmentation(cseg, CHUNK, BLOCK, "uint64");
+const decoded = await ng.decodeCompressedSegmentation(cseg, CHUNK, "uint64", BLOCK);
 let raw = decoded;
 if (args.raw) {
   const file = await readFile(args.raw);
@@ -110,13 +110,13 @@ if (args.raw) {
 if (!sameBytes(naiveDecodeUint64(cseg, CHUNK, BLOCK), decoded)) {
   throw new Error("the naive decoder disagrees with ngcodec");
 }
-const encoded = await ng.encodeCompressedSegmentation(raw, CHUNK, BLOCK, "uint64");
-const again = await ng.decodeCompressedSegmentation(encoded, CHUNK, BLOCK, "uint64");
+const encoded = await ng.encodeCompressedSegmentation(raw, BLOCK, { chunkSize: CHUNK, dtype: "uint64" });
+const again = await ng.decodeCompressedSegmentation(encoded, CHUNK, "uint64", BLOCK);
 if (!sameBytes(again, raw)) throw new Error("encode/decode round trip differs");
 
 const impls = {
-  decode: () => ng.decodeCompressedSegmentation(cseg, CHUNK, BLOCK, "uint64"),
-  encode: () => ng.encodeCompressedSegmentation(raw, CHUNK, BLOCK, "uint64"),
+  decode: () => ng.decodeCompressedSegmentation(cseg, CHUNK, "uint64", BLOCK),
+  encode: () => ng.encodeCompressedSegmentation(raw, BLOCK, { chunkSize: CHUNK, dtype: "uint64" }),
   naive_decode: async () => naiveDecodeUint64(cseg, CHUNK, BLOCK),
 };
 const names = Object.keys(impls);
