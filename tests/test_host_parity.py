@@ -110,17 +110,7 @@ def js_errors():
     return node_results("\n".join(lines))
 
 
-# Waiting for the Python host (not the module): its argument checks raise
-# InvalidParameterError without status NGC_ERR_BAD_PARAMS and in another
-# wording, and raw's TOO_LARGE says "raw:" without the size. strict: once
-# Python follows the contract these pass and the marks must go.
-WAITING_FOR_PYTHON = {"raw_too_large", "unknown_dtype_raw", "unknown_dtype_cseg", "encode_dtype_int64",
-                      "zero_block_size", "zero_block_size_encode"}
-
-
-@pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason="waiting for the Python host"))
-    if name in WAITING_FOR_PYTHON else name for name in CASES])
+@pytest.mark.parametrize("name", list(CASES))
 def test_same_error_in_both_hosts(js_errors, name):
     call, _, data = CASES[name]
     assert js_errors[name] == python_error(call, data)

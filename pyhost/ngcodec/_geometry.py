@@ -3,15 +3,22 @@
 import operator
 import numpy as np
 
-from .errors import InvalidParameterError, error_for_status
+from .errors import error_for_status
 
 # Every data type a Neuroglancer precomputed volume may declare.
 PRECOMPUTED_DTYPES = ("uint8", "int8", "uint16", "int16", "uint32", "int32",
                       "uint64", "float32")
 
 
-def xyz(value, name, minimum):
-    """A 3-sequence of ints >= minimum, as a tuple (x, y, z)."""
+def param_error(what, detail):
+    """An invalid argument: NGC_ERR_BAD_PARAMS, raised before the module is
+    called, worded as the JS host words it."""
+    return error_for_status("NGC_ERR_BAD_PARAMS", what, f": {detail}")
+
+
+def xyz(value, name, minimum, what):
+    """A 3-sequence of ints >= minimum, as a tuple (x, y, z); *name* is the
+    argument in words ("chunk size")."""
     if type(value) is tuple and len(value) == 3:
         x, y, z = value  # the common case, checked without copying
         if (type(x) is int and type(y) is int and type(z) is int
@@ -20,19 +27,27 @@ def xyz(value, name, minimum):
     try:  # operator.index: integers only (numpy ones too), never 64.5 -> 64
         values = tuple(operator.index(v) for v in value)
     except (TypeError, ValueError):
-        raise InvalidParameterError(f"{name} must be 3 integers (x, y, z), got {value!r}") from None
+        raise param_error(what, f"{name} must be 3 integers (x, y, z), got {_shown(value)}") from None
     if len(values) != 3 or any(v < minimum or v >= 1 << 32 for v in values):
-        raise InvalidParameterError(
-            f"{name} must be 3 integers (x, y, z) in [{minimum}, 2**32), got {value!r}")
+        raise param_error(
+            what, f"{name} must be 3 integers (x, y, z) in [{minimum}, 2**32), got {_shown(value)}")
     return values
 
 
-def channels(num_channels):
+def _shown(value):
+    """Sequences as tuples, so both hosts print (0, 8, 8) for [0, 8, 8]."""
+    if isinstance(value, (list, np.ndarray)):
+        return repr(tuple(v.item() if isinstance(v, np.generic) else v for v in value))
+    return repr(value)
+
+
+def channels(num_channels, what):
     if type(num_channels) is int and 1 <= num_channels < 1 << 32:
         return num_channels
     if isinstance(num_channels, bool) or not isinstance(num_channels, (int, np.integer)) \
             or not 1 <= num_channels < 1 << 32:
-        raise InvalidParameterError(f"num_channels must be a positive integer, got {num_channels!r}")
+        raise param_error(what, f"number of channels must be a positive integer, "
+                                f"got {_shown(num_channels)}")
     return int(num_channels)
 
 
@@ -49,16 +64,25 @@ def little_endian(dtype, allowed, what):
     try:
         dt = np.dtype(dtype)
     except TypeError:
-        raise InvalidParameterError(f"{what}: unknown dtype {dtype!r}") from None
+        raise param_error(what, f"unknown dtype {dtype!r}") from None
     if dt.name not in allowed:
-        raise InvalidParameterError(
-            f"{what}: dtype {dt.name} is not supported (use one of {', '.join(allowed)})")
+        raise param_error(what, f"dtype {dt.name} is not supported (use one of {', '.join(allowed)})")
     dt = dt.newbyteorder("<")
     try:
         _LITTLE_ENDIAN[key] = dt
     except TypeError:
         pass
     return dt
+
+
+def array_4d(array, what):
+    """*array* as a (C, Z, Y, X) array; a (Z, Y, X) one gains a channel axis."""
+    a = np.asarray(array)
+    if a.ndim == 3:
+        a = a[np.newaxis]
+    if a.ndim != 4:
+        raise param_error(what, f"expected a 3-D or 4-D array, got {a.ndim}-D")
+    return a
 
 
 def as_bytes(buf, what):
@@ -83,8 +107,7 @@ def output_array(out, shape, dtype, what):
         return np.empty(shape, dtype=dtype)
     if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != dtype \
             or not out.flags.writeable:
-        raise InvalidParameterError(
-            f"{what}: out must be a writable {dtype} array of shape {shape}")
+        raise param_error(what, f"out must be a writable {dtype} array of shape {shape}")
     return out
 
 

@@ -198,7 +198,8 @@ class CompressedSegmentationEncoder(ChunkEncoder):
                 "data_type")
         super().__init__(data_type, num_channels, limits=limits)
         try:
-            geo.xyz(block_size, "compressed_segmentation_block_size", 1)
+            geo.xyz(block_size, "compressed_segmentation_block_size", 1,
+                    "compressed_segmentation encoder")
         except InvalidParameterError as exc:
             raise IncompatibleEncoderError(str(exc)) from None
         self.block_size = block_size

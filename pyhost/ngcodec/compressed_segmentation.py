@@ -7,11 +7,8 @@
 Sizes are (x, y, z); arrays are (C, Z, Y, X); uint32 and uint64 labels.
 """
 
-import numpy as np
-
 from . import _geometry as geo
 from . import runtime
-from .errors import InvalidParameterError
 from .limits import resolve
 
 __all__ = ["encode", "decode", "DTYPES"]
@@ -27,12 +24,8 @@ def encode(array, block_size, *, mutable=False, limits=None):
     :class:`ngcodec.Limits`.
     """
     what = "compressed_segmentation encode"
-    block_size = geo.xyz(block_size, "block_size", 1)
-    a = np.asarray(array)
-    if a.ndim == 3:
-        a = a[np.newaxis]
-    if a.ndim != 4:
-        raise InvalidParameterError(f"{what}: expected a 3-D or 4-D array, got {a.ndim}-D")
+    block_size = geo.xyz(block_size, "block size", 1, what)
+    a = geo.array_4d(array, what)
     dtype = geo.little_endian(a.dtype, DTYPES, what)
     c, z, y, x = a.shape
     limits = resolve(limits)
@@ -49,9 +42,9 @@ def decode(buf, chunk_size, dtype, block_size, num_channels=1, out=None, *, limi
     from the module into it. Raises InvalidFormatError for bad data and
     ResourceLimitError past *limits* (see :class:`ngcodec.Limits`)."""
     what = "compressed_segmentation decode"
-    chunk_size = geo.xyz(chunk_size, "chunk_size", 0)
-    block_size = geo.xyz(block_size, "block_size", 1)
-    num_channels = geo.channels(num_channels)
+    chunk_size = geo.xyz(chunk_size, "chunk size", 0, what)
+    block_size = geo.xyz(block_size, "block size", 1, what)
+    num_channels = geo.channels(num_channels, what)
     dtype = geo.little_endian(dtype, DTYPES, what)
     src = geo.as_bytes(buf, what)
     src_size = len(src) if type(src) is bytes else src.size

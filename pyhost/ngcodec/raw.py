@@ -11,7 +11,7 @@ import numpy as np
 
 from . import _geometry as geo
 from . import runtime
-from .errors import InvalidParameterError, error_for_status
+from .errors import error_for_status
 from .limits import resolve
 
 __all__ = ["encode", "decode", "DTYPES"]
@@ -20,24 +20,22 @@ DTYPES = geo.PRECOMPUTED_DTYPES
 
 
 @functools.lru_cache(maxsize=256)
-def decoded_size(chunk_size, num_channels, itemsize):
-    """Bytes of a raw chunk, as the module computes and bounds it."""
+def decoded_size(chunk_size, num_channels, itemsize, what):
+    """Bytes of a raw chunk, as the module computes and bounds it (the host
+    checks the bound first, to name the size)."""
+    geo.decoded_nbytes(num_channels, chunk_size, itemsize, what)
     return runtime.query("ngc_decoded_size", runtime.Chunk(chunk_size, num_channels, itemsize),
-                         what="raw")
+                         what=what)
 
 
 def encode(array, *, limits=None):
     """Encodes a (C, Z, Y, X) or (Z, Y, X) array of a precomputed data type
     as bytes (little-endian, x fastest). *limits* caps the output size."""
-    a = np.asarray(array)
-    if a.ndim == 3:
-        a = a[np.newaxis]
-    if a.ndim != 4:
-        raise InvalidParameterError(f"raw encode: expected a 3-D or 4-D array, got {a.ndim}-D")
-    dtype = geo.little_endian(a.dtype, DTYPES, "raw encode")
+    what = "raw encode"
+    a = geo.array_4d(array, what)
+    dtype = geo.little_endian(a.dtype, DTYPES, what)
     c, z, y, x = a.shape
-    runtime.check_memory(resolve(limits), decoded_size((x, y, z), c, dtype.itemsize),
-                         "raw encode")
+    runtime.check_memory(resolve(limits), decoded_size((x, y, z), c, dtype.itemsize, what), what)
     return a.astype(dtype, copy=False).tobytes()
 
 
@@ -46,12 +44,12 @@ def decode(buf, chunk_size, dtype, num_channels=1, out=None, *, limits=None):
     of that shape and dtype) (C, Z, Y, X) array. *limits* caps the declared
     size (see :class:`ngcodec.Limits`)."""
     what = "raw decode"
-    chunk_size = geo.xyz(chunk_size, "chunk_size", 0)
-    num_channels = geo.channels(num_channels)
+    chunk_size = geo.xyz(chunk_size, "chunk size", 0, what)
+    num_channels = geo.channels(num_channels, what)
     dtype = geo.little_endian(dtype, DTYPES, what)
     data = geo.as_bytes(buf, what)
     size = len(data) if type(data) is bytes else data.size
-    expected = decoded_size(chunk_size, num_channels, dtype.itemsize)
+    expected = decoded_size(chunk_size, num_channels, dtype.itemsize, what)
     runtime.check_memory(resolve(limits), expected, what)
     if size != expected:
         raise error_for_status("NGC_ERR_SIZE_MISMATCH", what, f" ({size} bytes, expected {expected} for "

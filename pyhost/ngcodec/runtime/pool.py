@@ -133,8 +133,8 @@ class session:
                     f"{self.what}: time limit of {self.limits.seconds} s exceeded "
                     f"[{code.name}]" if self.limits else f"{self.what}: interrupted") from exc
             cls = InvalidFormatError if self.decoding else NgcodecError
-            raise cls(f"{self.what}: the module trapped "
-                      f"({code.name if code else 'unknown'}): {exc.message}") from exc
+            # The JS host words it the same; wasmtime's message names the trap.
+            raise cls(f"{self.what}: the module trapped: {exc.message}") from exc
         if isinstance(exc, wasmtime.WasmtimeError):
             raise NgcodecError(f"{self.what}: wasmtime error: {exc}") from exc
         return False
