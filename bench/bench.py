@@ -867,15 +867,8 @@ NODE_KEYS = ("8.node.dec.fib25", "8.node.enc.fib25")
 def linear_memory():
     """(where it was read, bytes of linear memory of this thread's instance
     for the default limits), through ngcodec.runtime's public introspection."""
-    try:
-        from ngcodec.runtime import peek_instance
-        where = "ngcodec.runtime.peek_instance().memory_size()"
-    except ImportError:  # TRANSITION: before ngcodec.runtime; remove with ngcodec/_runtime.py
-        from ngcodec import _runtime
-
-        def peek_instance(limits):
-            return _runtime._local.fast
-        where = "ngcodec._runtime (transition)"
+    from ngcodec.runtime import peek_instance
+    where = "ngcodec.runtime.peek_instance().memory_size()"
     inst = peek_instance(ngcodec.get_default_limits())
     if inst is None:
         return "no live instance", None

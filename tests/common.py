@@ -204,9 +204,3 @@ def decode_paths(buf, chunk_size, block_size, dtype, num_channels=1):
             out.append(info)
     return out
 
-
-# TRANSITION: test files not yet switched to tests.spec (test_corruption.py,
-# test_limits.py) still use these names; delete once they have.
-FormatError = spec.FormatError
-reference_decode = spec.decode
-pack_words = spec.pack_words

@@ -9,9 +9,9 @@ valid decode in the same thread must still work.
 import numpy as np
 import pytest
 
-import common
+from tests import common, spec
 import ngcodec
-from common import pack_words as words
+from tests.spec import pack_words as words
 from ngcodec import compressed_segmentation as cseg
 
 # Two channels of a 4x1x1 uint32 chunk in 2x1x1 blocks, written by hand.
@@ -57,8 +57,8 @@ def expect_invalid(buf, status_name, mentions=(), geometry=GEOMETRY):
     assert status_name in message
     for text in mentions:
         assert text in message, f"{text!r} not in {message!r}"
-    with pytest.raises(common.FormatError):
-        common.reference_decode(buf, geometry["chunk_size"], geometry["block_size"],
+    with pytest.raises(spec.FormatError):
+        spec.decode(buf, geometry["chunk_size"], geometry["block_size"],
                                 geometry["dtype"], geometry["num_channels"])
     assert np.array_equal(decode(BASE), EXPECTED)
     return exc
@@ -66,7 +66,7 @@ def expect_invalid(buf, status_name, mentions=(), geometry=GEOMETRY):
 
 def test_base_vector_is_valid():
     assert np.array_equal(decode(BASE), EXPECTED)
-    assert np.array_equal(common.reference_decode(BASE, (4, 1, 1), (2, 1, 1), "uint32", 2),
+    assert np.array_equal(spec.decode(BASE, (4, 1, 1), (2, 1, 1), "uint32", 2),
                           EXPECTED)
 
 
@@ -271,8 +271,8 @@ def _fib25_encodings():
 def _decode_both(buf):
     """(ngcodec result or None, spec reader result or None)."""
     try:
-        ref = common.reference_decode(buf, (64, 64, 64), (8, 8, 8), "uint64")
-    except common.FormatError:
+        ref = spec.decode(buf, (64, 64, 64), (8, 8, 8), "uint64")
+    except spec.FormatError:
         ref = None
     try:
         got = cseg.decode(buf, (64, 64, 64), "uint64", (8, 8, 8))

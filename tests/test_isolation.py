@@ -9,7 +9,7 @@ import threading
 import numpy as np
 import pytest
 
-import common
+from tests import common
 import ngcodec
 from ngcodec import Limits, ResourceLimitError, chunk_encoding, runtime
 from ngcodec import compressed_segmentation as cseg

@@ -25,7 +25,7 @@ import sys
 import threading
 from pathlib import Path
 
-import common
+from tests import common, spec
 import compressed_segmentation as cseg
 import numpy as np
 import pytest
@@ -159,6 +159,7 @@ def fixture_dir(tmp_path_factory) -> tuple[Path, dict]:
     return out, cases
 
 
+@pytest.mark.node
 def test_node_suite_and_interop(node_modules, fixture_dir):
     """node --test tests/js/*.test.mjs passes, and ngcodec.js's encodings of the fixture
     arrays decode correctly with the compressed-segmentation package."""
@@ -319,6 +320,8 @@ def test_serve_refuses_everything_else(demo_routes, path):
     assert status == 404, (path, body[:200])
 
 
+@pytest.mark.slow
+@pytest.mark.browser
 def test_demo_page_draws_fib25_slices(node_modules, demo_server, tmp_path):
     assert Path(CHROMIUM).exists(), f"Chromium is required at {CHROMIUM}"
     screenshot = tmp_path / "demo.png"

@@ -33,6 +33,9 @@ sys.modules["neuroglancer_scripts.chunk_encoding"] = ngcodec.chunk_encoding
 neuroglancer_scripts.chunk_encoding = ngcodec.chunk_encoding
 """
 
+# Runs neuroglancer-scripts' own tests (about 25 s): the full tier only.
+pytestmark = pytest.mark.slow
+
 
 def _write_example_volumes(directory):
     import nibabel

@@ -19,13 +19,12 @@ import textwrap
 import numpy as np
 import pytest
 
-import common
+from tests import common
 import ngcodec
 from ngcodec import Limits, chunk_encoding, cli, verify
 from ngcodec import compressed_segmentation as cseg
 
 MiB = 1 << 20
-PYHOST = str(common.REPO / "pyhost")
 
 
 # -- writing datasets --------------------------------------------------------------
@@ -520,9 +519,8 @@ def test_never_modifies_the_dataset(dataset, tmp_path):
     before = _snapshot(root)
     script = tmp_path / "audit.py"
     script.write_text(AUDIT)
-    env = dict(os.environ, PYTHONPATH=PYHOST)
     result = subprocess.run([sys.executable, str(script), str(root)], capture_output=True,
-                            text=True, env=env, timeout=120)
+                            text=True, timeout=120)
     assert result.returncode == 1, result.stderr
     assert "WRITES []" in result.stdout, result.stdout
     assert _snapshot(root) == before
@@ -551,14 +549,13 @@ def test_progress_bar_on_a_terminal():
 
 def test_command_line_in_a_subprocess(pristine):
     root, _, _ = pristine
-    env = dict(os.environ, PYTHONPATH=PYHOST)
     result = subprocess.run([sys.executable, "-m", "ngcodec.cli", "verify", str(root), "-j", "2"],
-                            capture_output=True, text=True, env=env, timeout=120)
+                            capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines()[-1] == "OK"
     assert "20/20 chunks, 0 bad" in result.stderr
     result = subprocess.run([sys.executable, "-m", "ngcodec.verify", str(root), "--json",
-                             "--no-progress"], capture_output=True, text=True, env=env,
+                             "--no-progress"], capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0 and json.loads(result.stdout)["ok"]
     assert result.stderr == ""

@@ -4,6 +4,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 import wasmtime
 
 import ngcodec
@@ -66,6 +67,8 @@ def test_error_names_match_the_python_table():
         assert inst.error_name(-999) == "NGC_ERR_UNKNOWN"
 
 
+@pytest.mark.slow
+@pytest.mark.needs_emcc
 def test_rebuild_is_byte_identical(tmp_path):
     """The committed .wasm is what the committed C builds to (CI installs
     Debian's emscripten, so this runs rather than skips)."""

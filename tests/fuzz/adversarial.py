@@ -92,13 +92,7 @@ def spec_decode(buf, chunk, block, dtype, channels):
 
 def _peek_instance():
     """ngcodec.runtime.peek_instance."""
-    try:
-        from ngcodec.runtime import peek_instance
-    except ImportError:  # TRANSITION: before ngcodec.runtime; remove with ngcodec/_runtime.py
-        from ngcodec import _runtime
-
-        def peek_instance(limits=None):
-            return getattr(_runtime._local, "fast", None) if limits is None else None
+    from ngcodec.runtime import peek_instance
     return peek_instance
 
 
