@@ -60,13 +60,6 @@ def test_version_matches_header():
     assert ngcodec.wasm_version() == tuple(numbers)
 
 
-def test_error_names_match_the_python_table():
-    with runtime.session("names", decoding=False) as inst:
-        for status, name in ngcodec.errors.STATUS_NAMES.items():
-            assert inst.error_name(status) == name
-        assert inst.error_name(-999) == "NGC_ERR_UNKNOWN"
-
-
 @pytest.mark.slow
 @pytest.mark.needs_emcc
 def test_rebuild_is_byte_identical(tmp_path):
