@@ -56,6 +56,8 @@ import numpy as np
 
 import ngcodec
 
+from machine import copy_speed, cpu_model  # bench/machine.py, beside this script
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 SHARED_FIB25 = REPO.parent / "shared/data/fib25_64x64x64_uint64.dat"
@@ -250,16 +252,6 @@ def version_of(dist):
         return "not installed"
 
 
-def cpu_model():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def physical_cores():
     try:
         pairs = set()
@@ -309,7 +301,7 @@ def environment(args, node, fib_source):
     phys = physical_cores()
     cores = f"{os.cpu_count()} logical CPUs" + (f" ({phys} cores)" if phys else "")
     return [
-        f"Machine: {cpu_model()}, {cores}, {load} at start",
+        f"Machine: {cpu_model()}, {cores}, NumPy 2 MiB copy {copy_speed():.1f} GB/s, {load} at start",
         f"Python {platform.python_version()}, wasmtime {version_of('wasmtime')}, "
         f"numpy {np.__version__}, compressed-segmentation {version_of('compressed-segmentation')}, "
         f"neuroglancer-scripts {version_of('neuroglancer-scripts')}, Node {node_version(node)}",

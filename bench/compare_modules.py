@@ -35,6 +35,8 @@ from pathlib import Path
 import numpy as np
 import wasmtime
 
+from machine import describe  # bench/machine.py, beside this script
+
 REPO = Path(__file__).resolve().parents[1]
 FIB25 = [REPO.parent / "shared" / "data" / "fib25_64x64x64_uint64.dat"]
 FIB25_CSEG = REPO / "pyhost" / "ngcodec" / "data" / "fib25_64x64x64_uint64.cseg8"
@@ -186,16 +188,6 @@ def as_uint32(labels):
     return out
 
 
-def cpu_model():
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("old", help="the baseline .wasm")
@@ -251,7 +243,7 @@ def main():
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     print(f"### ngc_cseg_decode / ngc_cseg_encode: {Path(args.old).name} (old) vs "
           f"{Path(args.new).name} (new)\n")
-    print(f"{cpu_model()}, {when}; wasmtime-py, 64^3 voxels, 8^3 blocks, "
+    print(f"{describe()}, {when}; wasmtime-py, 64^3 voxels, 8^3 blocks, "
           f"{args.rounds} rounds (old/new order alternating), median per call\n")
     print("| row | old µs | new µs | new/old (median of rounds) | IQR of ratios |")
     print("|---|---:|---:|---:|---:|")

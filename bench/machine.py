@@ -1,0 +1,37 @@
+"""What every benchmark table records about the machine it ran on: the CPU
+model and the speed of a NumPy copy of 2 MiB (these VMs change kind between
+sessions, and ratios move with them)."""
+
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def cpu_model():
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def copy_speed(nbytes=2 << 20, rounds=200):
+    """GB/s of ``a.copy()`` for an array of *nbytes* (the median round)."""
+    a = np.ones(nbytes // 8, np.uint64)
+    times = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        a.copy()
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return nbytes / times[len(times) // 2] / 1e9
+
+
+def describe():
+    """One line: "CPU, N logical CPUs, NumPy 2 MiB copy X GB/s"."""
+    import os
+    return f"{cpu_model()}, {os.cpu_count()} logical CPUs, NumPy 2 MiB copy {copy_speed():.1f} GB/s"
