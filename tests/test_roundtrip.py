@@ -86,6 +86,7 @@ def test_roundtrip_fib25(fib25, block_size):
         assert len(buf) < fib25.nbytes / 20  # about 29x smaller, says data/README
 
 
+@pytest.mark.slow  # about 5 s: 4,096 labels per block through every decoder
 def test_roundtrip_thousands_of_labels():
     for dtype in DTYPES:
         a = common.voronoi((48, 40, 64), 3000, dtype, seed=5)
