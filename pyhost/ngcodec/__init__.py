@@ -5,7 +5,7 @@
 - :class:`ngcodec.Limits`: memory and time bounds for untrusted chunks
 """
 
-from . import chunk_encoding, compressed_segmentation, raw
+from . import chunk_encoding, compressed_segmentation, precomputed, raw
 from .runtime import version as wasm_version
 from .limits import Limits, get_default_limits, set_default_limits
 from .errors import (
@@ -22,6 +22,7 @@ __version__ = "0.1.0"
 __all__ = [
     "chunk_encoding",
     "compressed_segmentation",
+    "precomputed",
     "raw",
     "wasm_version",
     "Limits",
