@@ -38,7 +38,7 @@ class Dataset:
     """
 
     def __init__(self, path, info=None, **options):
-        self.storage = open_storage(path, **options.pop("storage_options", {}))
+        self.storage = open_storage(path, **options.pop("storage_options", None) or {})
         self.info = _read_info(self.storage) if info is None else validate_info(
             info, self.storage.describe(INFO))
         self.options = options
@@ -90,7 +90,7 @@ def open(path, scale=0, mode="r", missing="zero", threads=None, limits=None, **o
     """Scale *scale* (an index or a key) of the dataset at *path* as a
     :class:`Volume`. *options*: ``compress``, ``fsync``, ``jpeg_quality``,
     ``storage_options`` (for fsspec)."""
-    storage_options = options.pop("storage_options", {})
+    storage_options = options.pop("storage_options", None) or {}
     ds = Dataset(path, storage_options=storage_options)
     return ds.scale(scale, mode=mode, missing=missing, threads=threads, limits=limits,
                     **options)
@@ -102,7 +102,7 @@ def create(path, info, overwrite=False, fsync=False, **options):
     existing info that differs is an :class:`~.info.InfoExistsError` unless
     *overwrite*; an equal one is left as it is. Chunks already there are
     not touched."""
-    storage = open_storage(path, **options.pop("storage_options", {}))
+    storage = open_storage(path, **options.pop("storage_options", None) or {})
     where = storage.describe(INFO)
     info = validate_info(info, where)
     if storage.exists(INFO):
