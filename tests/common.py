@@ -48,6 +48,8 @@ def random_labels(rng, n, dtype):
     """*n* distinct random labels of *dtype* spanning its whole range."""
     dtype = np.dtype(dtype)
     high = 1 << (8 * dtype.itemsize)
+    if n > high:  # the loop below would never end
+        raise ValueError(f"{dtype.name} has {high} values, cannot give {n} distinct labels")
     labels = np.empty(0, dtype=dtype)
     while labels.size < n:
         more = rng.integers(0, high, size=2 * n + 8, dtype=dtype, endpoint=False)
