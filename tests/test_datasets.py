@@ -135,7 +135,7 @@ def test_scale_by_key_urls_and_dataset(tmp_path):
 
 
 def test_fsspec_memory_url():
-    pytest.importorskip("fsspec")
+    import fsspec  # noqa: F401  (the test extra installs it; never skipped)
     url = "memory://ngcodec-test-datasets"
     vol = create(url, make_info("uint32", "compressed_segmentation", 1, SHARDING),
                  overwrite=True).scale(0)

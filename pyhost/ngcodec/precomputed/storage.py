@@ -10,7 +10,7 @@ root (absolute, "..", ".", empty components, NUL, backslash) is refused with
 InvalidParameterError before any file is touched.
 
 Other URLs (``gs://``, ``s3://``, ``https://``, ``memory://``...) go through
-fsspec when it is installed (``pip install ngcodec[fsspec]``).
+fsspec when it is installed (``pip install ngcodec[remote]``).
 
 This module also holds the capped gzip helpers that every layer above uses
 for untrusted streams: :func:`inflate` and :func:`gzip_bytes`.
@@ -257,7 +257,7 @@ class FsspecStorage(Storage):
             import fsspec
         except ImportError:
             raise InvalidParameterError(
-                f"{url}: URLs other than local paths need fsspec (pip install ngcodec[fsspec])"
+                f"{url}: URLs other than local paths need fsspec (pip install ngcodec[remote])"
             ) from None
         self.url = url.rstrip("/")
         self.fs, self._root = fsspec.core.url_to_fs(self.url, **storage_options)
