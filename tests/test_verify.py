@@ -3,7 +3,8 @@ dataset, passes an undamaged one, and never modifies the dataset.
 
 Datasets are written here with ngcodec's own encoders (compressed_segmentation,
 raw, JPEG), gzip variants, flat and nested file layouts, voxel offsets and
-edge chunks, a sharded scale; one more is written by tensorstore.
+edge chunks, a sharded scale (written by ngcodec's Volume); one more is
+written by tensorstore. Sharded damage is in test_verify_sharded.py.
 """
 
 import gzip
@@ -15,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import zlib
 
 import numpy as np
 import pytest
@@ -69,7 +71,8 @@ def write_scale(root, info, scale, volume, gzip_every=0, nested=False):
 
 def segmentation_dataset(root):
     """Three scales: cseg (flat, gzip on every other chunk, edge chunks),
-    raw (nested layout, voxel offset, all gzipped), and a sharded one."""
+    raw (nested layout, voxel offset, all gzipped), and a sharded cseg one
+    (one shard of one chunk, written by ngcodec.precomputed)."""
     labels = common.voronoi((70, 90, 100), 60, "uint64", seed=7)[np.newaxis]
     half = np.ascontiguousarray(labels[:, ::2, ::2, ::2])
     info = {"@type": "neuroglancer_multiscale_volume", "type": "segmentation",
@@ -94,8 +97,9 @@ def segmentation_dataset(root):
     names = {"8_8_8": write_scale(root, info, info["scales"][0], labels, gzip_every=2),
              "16_16_16": write_scale(root, info, info["scales"][1], half, gzip_every=1,
                                      nested=True)}
-    (root / "32_32_32").mkdir()
-    (root / "32_32_32" / "0.shard").write_bytes(b"not verified")
+    vol = ngcodec.precomputed.open(root, scale="32_32_32", mode="r+")
+    vol[0:25, 0:23, 0:18] = labels[0, ::4, ::4, ::4].transpose(2, 1, 0)
+    assert sorted(os.listdir(root / "32_32_32")) == ["0.shard"]
     return info, names
 
 
@@ -156,32 +160,40 @@ def test_undamaged_dataset_passes(pristine, capsys):
     assert "scale 8_8_8 (compressed_segmentation, chunks 64x64x64): 8 chunk files, 8 ok, 0 bad, " \
            "0 missing, 0 unknown" in out
     assert "scale 16_16_16 (raw, chunks 32x32x16): 12 chunk files, 12 ok" in out
-    assert "SKIPPED scale 32_32_32: sharded scales are not verified" in out
-    assert "scale 32_32_32: SKIPPED, sharded scales are not verified" in out
-    assert "20 chunk files in 2 scale(s) verified" in out
-    assert "1 scale(s) skipped, not verified" in out
-    assert "verify [" in err and "20/20 chunks" in err  # the progress bar
+    assert "scale 32_32_32 (compressed_segmentation, chunks 64x64x64, sharded): 1 shard " \
+           "file(s), 1 chunks, 1 ok, 0 bad, 0 missing, 0 unknown, 0 index problem(s)" in out
+    assert "21 chunks (20 chunk files, 1 in 1 shard file(s)) in 3 scale(s) verified" in out
+    assert "SKIPPED" not in out
+    assert err == ""  # the progress bar is for terminals only (see test_progress_bar_*)
 
 
 def test_undamaged_dataset_json(pristine, capsys):
     root, info, names = pristine
     code, report, _ = run_json([root, "--no-progress"], capsys)
     assert code == 0 and report["ok"]
-    assert report["summary"] == dict(report["summary"], scales=3, scales_verified=2,
-                                     scales_skipped=1, scale_errors=0, chunk_files=20, ok=20,
-                                     bad=0, missing=0, unknown=0)
+    assert report["summary"] == dict(report["summary"], scales=3, scales_verified=3,
+                                     scales_skipped=0, scale_errors=0, chunk_files=20, shards=1,
+                                     chunks=21, ok=21, bad=0, index_problems=0, missing=0,
+                                     unknown=0)
     assert report["bad_chunks"] == [] and report["missing_chunks"] == []
-    assert report["skipped_scales"] == [{"scale": "32_32_32",
-                                         "reason": "sharded scales are not verified"}]
+    assert report["shard_problems"] == [] and report["skipped_scales"] == []
     assert report["limits"] == {"memory_bytes": 256 * MiB, "seconds": 2.0}
     assert report["jobs"] == os.cpu_count()
     by_key = {s["key"]: s for s in report["scales"]}
     assert by_key["16_16_16"]["voxel_offset"] == [-10, 5, 3]
-    assert by_key["32_32_32"]["status"] == "skipped"
+    assert by_key["32_32_32"]["status"] == "verified"
+    assert by_key["32_32_32"]["sharding"]["@type"] == "neuroglancer_uint64_sharded_v1"
 
 
-def test_strict_makes_skipped_scales_errors(pristine, capsys):
-    root, _, _ = pristine
+def test_strict_makes_skipped_scales_errors(dataset, capsys):
+    root, _, _ = dataset
+    info = json.loads((root / "info").read_text())
+    info["scales"].append({"key": "png", "size": [1, 1, 1], "resolution": [1, 1, 1],
+                           "chunk_sizes": [[1, 1, 1]], "encoding": "png"})
+    (root / "info").write_text(json.dumps(info))
+    code, out, _ = run([root, "--no-progress"], capsys)
+    assert code == 0 and "SKIPPED scale png: encoding 'png' is not verified" in out
+    assert "1 scale(s) skipped, not verified" in out
     code, out, _ = run([root, "--strict", "--no-progress"], capsys)
     assert code == 1 and out.splitlines()[-1] == "FAILED"
     assert "(errors: --strict)" in out
@@ -215,7 +227,7 @@ def test_jobs_do_not_change_the_result(pristine, capsys):
         code, report, _ = run_json([root, "--jobs", jobs, "--no-progress"], capsys)
         assert code == 0 and report["jobs"] == int(jobs)
         reports.append(report)
-    assert reports[0]["summary"]["ok"] == reports[1]["summary"]["ok"] == 20
+    assert reports[0]["summary"]["ok"] == reports[1]["summary"]["ok"] == 21
 
 
 def test_verify_function(pristine):
@@ -224,8 +236,8 @@ def test_verify_function(pristine):
     report = verify.verify(root, limits=Limits(memory_bytes=8 * MiB), jobs=2,
                            printer=lambda kind, text: seen.append(kind))
     assert report.exit_code == 0
-    assert report.summary()["ok"] == 20
-    assert seen == ["SKIPPED"]
+    assert report.summary()["ok"] == 21
+    assert seen == []
 
 
 # -- damage ------------------------------------------------------------------------
@@ -312,7 +324,7 @@ def test_finds_every_damaged_chunk(dataset, capsys):
     assert found["8_8_8/" + [n for n in names["8_8_8"] if not n.endswith(".gz")][0]][
         "status_name"] == "NGC_ERR_BAD_BITS"
     assert report["summary"]["bad"] == len(damaged)
-    assert report["summary"]["ok"] == 20 - len(damaged)
+    assert report["summary"]["ok"] == 21 - len(damaged)
     assert "memory limit" in found["8_8_8/" + [n for n in names["8_8_8"]
                                                if n.endswith(".gz")][3]]["reason"]
 
@@ -333,8 +345,9 @@ def test_time_limit(tmp_path, capsys):
     """A legitimate 256^3 chunk with a 10 ms budget: a ResourceLimitError,
     and it passes with the default budget."""
     labels = np.tile(common.fib25(), (4, 4, 4))[np.newaxis]
-    info = {"data_type": "uint64", "num_channels": 1, "scales": [
-        {"key": "s", "size": [256, 256, 256], "chunk_sizes": [[256, 256, 256]],
+    info = {"type": "segmentation", "data_type": "uint64", "num_channels": 1, "scales": [
+        {"key": "s", "size": [256, 256, 256], "resolution": [1, 1, 1],
+         "chunk_sizes": [[256, 256, 256]],
          "encoding": "compressed_segmentation",
          "compressed_segmentation_block_size": [8, 8, 8]}]}
     root = tmp_path / "big"
@@ -399,6 +412,7 @@ def test_unknown_files_are_reported(dataset, capsys):
                  "0-64_0-64_0-64.bz2", "1000-1064_0-64_0-64", "00-64_0-64_0-64.gz"):
         (root / "8_8_8" / name).write_bytes(b"x")
     (root / "8_8_8" / "subdir").mkdir()
+    (root / "8_8_8" / "subdir" / "x").write_bytes(b"x")  # storage lists files, not directories
     (root / "16_16_16" / "-10-22" / "junk").write_bytes(b"x")
     code, out, _ = run([root, "--no-progress"], capsys)
     assert code == 0, out
@@ -415,7 +429,7 @@ def test_unknown_files_are_reported(dataset, capsys):
     assert "9 unknown file(s)" in out
     code, report, _ = run_json([root, "--no-progress", "--strict"], capsys)
     assert code == 1 and report["summary"]["unknown"] == 9
-    assert {u["file"] for u in report["unknown_files"]} >= {"notes.txt", "subdir/",
+    assert {u["file"] for u in report["unknown_files"]} >= {"notes.txt", "subdir/x",
                                                             "-10-22/junk"}
 
 
@@ -438,24 +452,33 @@ def test_no_info_is_exit_2(tmp_path, capsys):
 def test_bad_scales_are_errors_and_others_still_verified(dataset, capsys):
     root, info, names = dataset
     info = json.loads((root / "info").read_text())
+    r = {"resolution": [1, 1, 1]}
     info["scales"] += [
-        {"key": "bad_chunks", "size": [1, 1, 1], "chunk_sizes": [[0, 1, 1]], "encoding": "raw"},
-        {"size": [1, 1, 1], "chunk_sizes": [[1, 1, 1]], "encoding": "raw"},
-        {"key": "png", "size": [1, 1, 1], "chunk_sizes": [[1, 1, 1]], "encoding": "png"},
+        {"key": "bad_chunks", "size": [1, 1, 1], "chunk_sizes": [[0, 1, 1]], "encoding": "raw",
+         **r},
+        {"size": [1, 1, 1], "chunk_sizes": [[1, 1, 1]], "encoding": "raw", **r},
+        {"key": "png", "size": [1, 1, 1], "chunk_sizes": [[1, 1, 1]], "encoding": "png", **r},
         {"key": "no_block", "size": [1, 1, 1], "chunk_sizes": [[1, 1, 1]],
-         "encoding": "compressed_segmentation"},
-        {"key": "/etc", "size": [1, 1, 1], "chunk_sizes": [[1, 1, 1]], "encoding": "raw"},
+         "encoding": "compressed_segmentation", **r},
+        {"key": "/etc", "size": [1, 1, 1], "chunk_sizes": [[1, 1, 1]], "encoding": "raw", **r},
         "not an object",
+        {"key": "no_resolution", "size": [1, 1, 1], "chunk_sizes": [[1, 1, 1]],
+         "encoding": "raw"},
+        {"key": "8_8_8", "size": [1, 1, 1], "chunk_sizes": [[1, 1, 1]], "encoding": "raw", **r},
     ]
     (root / "info").write_text(json.dumps(info))
     code, report, _ = run_json([root, "--no-progress"], capsys)
     assert code == 1
     errors = {e["scale"]: e["reason"] for e in report["scale_errors"]}
-    assert set(errors) == {"bad_chunks", "#4", "no_block", "/etc", "#8"}
-    assert "chunk_sizes" in errors["bad_chunks"]
-    assert "InvalidInfoError" in errors["no_block"]
-    assert {s["scale"] for s in report["skipped_scales"]} == {"32_32_32", "png"}
-    assert report["summary"]["ok"] == 20
+    assert set(errors) == {"bad_chunks", "#4", "no_block", "/etc", "#8", "no_resolution",
+                           "8_8_8"}
+    assert "scales[3].chunk_sizes[0]: must be positive" in errors["bad_chunks"]
+    assert errors["no_block"].startswith("InvalidInfoError: scales[6]."
+                                         "compressed_segmentation_block_size")
+    assert "scales[9].resolution" in errors["no_resolution"]
+    assert "also the key of scale 0" in errors["8_8_8"]
+    assert {s["scale"] for s in report["skipped_scales"]} == {"png"}
+    assert report["summary"]["ok"] == 21
 
 
 def test_json_is_the_only_stdout(dataset, capsys):
@@ -465,7 +488,7 @@ def test_json_is_the_only_stdout(dataset, capsys):
     report = json.loads(out)  # nothing else on stdout
     for entry in report["bad_chunks"]:
         assert set(entry) >= {"scale", "file", "reason", "exception", "status_name"}
-    assert "verify [" in err
+    assert err == ""  # no terminal, no bar
 
 
 # -- reads only ---------------------------------------------------------------------
@@ -533,18 +556,35 @@ class _Tty(io.StringIO):
         return True
 
 
-def test_progress_bar_on_a_terminal():
+def test_progress_bar_on_a_terminal(pristine):
+    """tqdm's bar, on a terminal only; findings printed while it runs."""
+    root, _, _ = pristine
     stream = _Tty()
-    progress = verify.Progress(stream, 10)
-    progress.update(5, 1, force=True)
-    progress.finish()
-    text = stream.getvalue()
-    assert text.startswith("\rverify [###############...............]  50% 5/10 chunks, 1 bad")
-    assert text.endswith("\n")
-    quiet = verify.Progress(_Tty(), 10, enabled=False)
-    quiet.update(5, 0, force=True)
-    quiet.finish()
-    assert quiet.stream.getvalue() == ""
+    bar = verify.progress_bar(stream, 10)
+    bar.update(5)
+    bar.close()
+    assert "verify:  50%" in stream.getvalue() and "5/10" in stream.getvalue()
+    assert verify.progress_bar(io.StringIO(), 10) is None  # not a terminal
+    assert verify.progress_bar(None, 10) is None
+    stream = _Tty()
+    seen = []
+    report = verify.verify(root, progress=stream, printer=lambda *a: seen.append(a))
+    assert report.exit_code == 0 and seen == []
+    assert "21/21" in stream.getvalue() and "chunks=21" in stream.getvalue()
+
+
+def test_progress_without_tqdm(pristine, monkeypatch):
+    """Without tqdm: no bar, one line naming the extra, the same report."""
+    root, _, _ = pristine
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # import tqdm raises ImportError
+    stream = _Tty()
+    report = verify.verify(root, progress=stream)
+    assert report.exit_code == 0 and report.summary()["ok"] == 21
+    assert stream.getvalue() == ("ngcodec verify: no progress bar: tqdm is not installed "
+                                 "(pip install ngcodec[verify])\n")
+    quiet = io.StringIO()  # not a terminal: no bar wanted, nothing said
+    verify.verify(root, progress=quiet)
+    assert quiet.getvalue() == ""
 
 
 def test_command_line_in_a_subprocess(pristine):
@@ -553,7 +593,7 @@ def test_command_line_in_a_subprocess(pristine):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines()[-1] == "OK"
-    assert "20/20 chunks, 0 bad" in result.stderr
+    assert result.stderr == ""  # stderr is a pipe, not a terminal: no bar
     result = subprocess.run([sys.executable, "-m", "ngcodec.verify", str(root), "--json",
                              "--no-progress"], capture_output=True, text=True,
                             timeout=120)
@@ -608,21 +648,46 @@ def test_neuroglancer_scripts_layout(tmp_path, capsys):
 
 # -- gzip details ---------------------------------------------------------------------
 
-def test_gunzip_bounds_and_members():
-    data = b"abc" * 1000
-    assert verify.gunzip(gzip.compress(data), len(data)) == data
-    assert verify.gunzip(gzip.compress(data[:10]) + gzip.compress(data[10:]), len(data)) == data
-    assert verify.gunzip(gzip.compress(data) + b"\0" * 8, len(data)) == data
-    with pytest.raises(ngcodec.ResourceLimitError):
-        verify.gunzip(gzip.compress(data), len(data) - 1)
-    with pytest.raises(ngcodec.ResourceLimitError):
-        verify.gunzip(gzip.compress(data[:10]) + gzip.compress(data[10:]), len(data) - 1)
-    with pytest.raises(ngcodec.InvalidFormatError, match="trailing data"):
-        verify.gunzip(gzip.compress(data) + b"junk", len(data))
+def test_gzip_chunk_payloads():
+    """verify.chunk_payload: what a chunk file's bytes hold, as the dataset
+    layer's capped inflate reads them."""
+    from ngcodec.precomputed.chunks import ChunkCodec
+    from ngcodec.precomputed.info import Scale, validate_info
+
+    info = validate_info({"type": "image", "data_type": "uint8", "num_channels": 1, "scales": [
+        {"key": "s", "size": [64, 64, 64], "resolution": [1, 1, 1],
+         "chunk_sizes": [[64, 64, 64]], "encoding": "raw"}]})
+    codec = ChunkCodec(Scale(info, 0))
+    shape = (64, 64, 64)
+    data = bytes(range(256)) * 1024  # a whole chunk: 256 KiB
+
+    def payload(buf, gz=True, memory=8 * MiB):
+        return verify.chunk_payload(buf, gz, codec, shape, memory)
+
+    assert payload(gzip.compress(data)) == data
+    assert payload(gzip.compress(data[:10]) + gzip.compress(data[10:])) == data  # members
+    assert payload(gzip.compress(data), gz=False) == data  # by the magic, whatever the name
+    assert payload(data) == data  # .gz that is not compressed: plain bytes
+    with pytest.raises(ngcodec.InvalidFormatError, match="garbage after the end"):
+        payload(gzip.compress(data) + b"junk")
+    with pytest.raises(ngcodec.InvalidFormatError, match="garbage after the end"):
+        payload(gzip.compress(data) + b"\0" * 8)  # the old reader allowed NUL padding
     with pytest.raises(ngcodec.InvalidFormatError, match="truncated"):
-        verify.gunzip(gzip.compress(data)[:-3], len(data))
+        payload(gzip.compress(data)[:-3])
     with pytest.raises(ngcodec.InvalidFormatError, match="corrupt"):
-        verify.gunzip(b"\x1f\x8b" + b"\xff" * 30, len(data))
+        payload(b"\x1f\x8b" + b"\xff" * 30)
+    # Past the memory limit: a ResourceLimitError; past any valid chunk of
+    # the shape (but under the limit): invalid data.
+    with pytest.raises(ngcodec.ResourceLimitError, match="memory limit"):
+        payload(gzip.compress(bytes(2 * MiB)), memory=1 * MiB)
+    with pytest.raises(ngcodec.InvalidFormatError, match="more than a valid chunk"):
+        payload(gzip.compress(data + b"x"))
+    # zlib where gzip is declared (.gz): flagged; in a plain file: just bytes.
+    with pytest.raises(ngcodec.InvalidFormatError, match="zlib stream where gzip is declared"):
+        payload(zlib.compress(data))
+    assert payload(zlib.compress(data), gz=False) == zlib.compress(data)
+    fake = b"\x78\x9c" + data[2:]  # a zlib header on plain bytes: not a zlib stream
+    assert payload(fake) == fake
 
 
 @pytest.mark.parametrize("text,value", [("268435456", 256 * MiB), ("256M", 256 * MiB),

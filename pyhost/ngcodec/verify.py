@@ -1,29 +1,48 @@
-"""``ngcodec verify PATH``: check a Neuroglancer precomputed dataset on disk.
+"""``ngcodec verify PATH``: check a Neuroglancer precomputed dataset.
 
-Reads the ``info`` file and decodes every chunk file of every scale (raw,
-compressed_segmentation and JPEG; gzip-compressed files too, recognised by
-their magic bytes ``1f 8b``) inside the sandbox (:class:`ngcodec.Limits`),
-in parallel threads, and reports:
+Built on the dataset layer (:mod:`ngcodec.precomputed`): the ``info`` is
+checked by :func:`~ngcodec.precomputed.info.validate_info`, files are found
+by listing the :mod:`~ngcodec.precomputed.storage` (a local directory, or
+any fsspec URL with ``ngcodec[remote]``), chunk names and shapes come from
+the scale's geometry (:class:`~ngcodec.precomputed.info.Scale`), chunks are
+decoded by :class:`~ngcodec.precomputed.chunks.ChunkCodec` inside the
+sandbox (:class:`ngcodec.Limits`), and shard files are checked by
+:meth:`~ngcodec.precomputed.sharded.ShardedStore.check_shard`. Work runs in
+parallel threads: one task per chunk file, one per shard file.
 
-- **bad** chunks: files that do not decode, with the reason (the exception
-  class and the module's status name); any bad chunk makes the exit status 1;
-- **missing** chunks: chunks of the volume with no file. Precomputed volumes
-  may legitimately be sparse, so they are only counted, unless
-  ``--require-all`` makes them errors;
-- **unknown** files: names that are not chunk names or do not fit the scale's
-  chunk grid (reported; errors with ``--strict``);
-- **skipped** scales: sharded scales and encodings ngcodec does not decode
-  (reported; errors with ``--strict``).
+It reports:
 
-Chunk files are named ``x0-x1_y0-y1_z0-z1`` (optionally ``.gz``) in each
-scale's ``key`` directory, or nested ``x0-x1/y0-y1/z0-z1`` as
+- **bad** chunks: chunk files, or chunks inside shard files, that do not
+  decode, with the reason (the exception class and the module's status
+  name); a chunk inside a shard is named by its shard file, minishard and
+  chunk id. Any bad chunk makes the exit status 1;
+- **index problems** of shard files: a shard index or minishard index that
+  is damaged (out of range, truncated, unsorted or duplicate ids,
+  overlapping ranges, corrupt gzip), named by shard file and minishard.
+  Any makes the exit status 1;
+- **zlib where gzip is declared**: ``.gz`` chunk files, or shard data and
+  minishard indices of a scale whose sharding says ``"gzip"``, that hold a
+  zlib (RFC 1950) stream instead of gzip (RFC 1952). neuroglancer-scripts
+  writes those; Neuroglancer's gzip decoder rejects them. They are bad;
+- **missing** chunks: chunks of the grid that are stored nowhere.
+  Precomputed volumes may legitimately be sparse, so they are only counted,
+  unless ``--require-all`` makes them errors;
+- **unknown** files: names under a scale's key that are not chunk (or shard)
+  names of that scale, or do not fit its chunk grid (reported; errors with
+  ``--strict``);
+- **skipped** scales: encodings ngcodec does not decode (reported; errors
+  with ``--strict``).
+
+Unsharded chunk files are named ``x0-x1_y0-y1_z0-z1`` (optionally ``.gz``)
+under each scale's ``key``, or nested ``x0-x1/y0-y1/z0-z1`` as
 neuroglancer-scripts writes by default; chunks at the upper edges of the
-volume are smaller, and ``voxel_offset`` shifts the names.
+volume are smaller, and ``voxel_offset`` shifts the names. A chunk file that
+starts with the gzip magic ``1f 8b`` is inflated, whatever its name.
 
-The dataset is never modified: files are only opened for reading.
+The dataset is never modified: files are only read.
 
 Exit status: 0 when everything verified is good, 1 when problems were found,
-2 when the dataset cannot be verified at all (no readable ``info``).
+2 when the dataset cannot be verified at all (no readable or valid ``info``).
 """
 
 import argparse
@@ -34,145 +53,107 @@ import re
 import sys
 import threading
 import time
-import zlib
 
-from . import chunk_encoding
-from .errors import InvalidFormatError, NgcodecError, ResourceLimitError
+import numpy as np
+
+from .errors import InvalidFormatError, InvalidInfoError, NgcodecError, ResourceLimitError
 from .limits import Limits
+from .precomputed.chunks import ChunkCodec
+from .precomputed.info import ENCODINGS, Scale as Geometry, validate_info
+from .precomputed.sharded import ShardedStore, chunk_ids, chunk_position
+from .precomputed.storage import LocalStorage, inflate, is_gzip, open_storage
 
-__all__ = ["verify", "main", "add_arguments", "Report"]
+__all__ = ["verify", "main", "add_arguments", "Report", "progress_bar"]
 
 DESCRIPTION = """\
-Check a Neuroglancer precomputed dataset on disk: read its info file and
-decode every chunk file of every scale (raw, compressed_segmentation, JPEG;
-gzip-compressed files too) in the sandbox, with memory and time limits, in
-parallel threads. Bad chunks are printed with the reason; missing chunks are
-counted (volumes may be sparse); unknown files and skipped scales (sharded,
-other encodings) are reported. The dataset is only read, never modified."""
+Check a Neuroglancer precomputed dataset: validate its info file and decode
+every chunk of every scale (raw, compressed_segmentation, JPEG; chunk files,
+gzip-compressed or not, and sharded scales: every shard index, minishard
+index and chunk) in the sandbox, with memory and time limits, in parallel
+threads. Bad chunks and damaged shard indices are printed with the reason
+(shard file, minishard and chunk id for sharded scales); gzip-declared data
+that is a zlib stream is bad (Neuroglancer rejects it). Missing chunks are
+counted (volumes may be sparse); unknown files and skipped scales (other
+encodings) are reported. The dataset is only read, never modified."""
 
 EPILOG = """\
 exit status: 0 all verified chunks are good; 1 problems were found (bad
-chunks, info errors; missing chunks with --require-all; skipped scales and
-unknown files with --strict); 2 the dataset cannot be verified (no info)."""
+chunks, shard index problems, info errors; missing chunks with --require-all;
+skipped scales and unknown files with --strict); 2 the dataset cannot be
+verified (no info, or an invalid one)."""
 
-GZIP_MAGIC = b"\x1f\x8b"
 FLAT_NAME = re.compile(r"(-?\d+)-(-?\d+)_(-?\d+)-(-?\d+)_(-?\d+)-(-?\d+)(\.gz)?")
 RANGE_NAME = re.compile(r"(-?\d+)-(-?\d+)")
 RANGE_FILE_NAME = re.compile(r"(-?\d+)-(-?\d+)(\.gz)?")
-SUPPORTED_ENCODINGS = ("raw", "compressed_segmentation", "jpeg")
 MAX_INFO_BYTES = 64 << 20
 MAX_LISTED_MISSING = 1000  # per scale, in reports
 WASM32_BYTES = (1 << 32) - 1
+ZLIB_TEXT = ("the {what} is a zlib stream where gzip is declared (neuroglancer-scripts writes "
+             "those; Neuroglancer's gzip decoder rejects them)")
+INSTALL_HINT = ("ngcodec verify: no progress bar: tqdm is not installed "
+                "(pip install ngcodec[verify])\n")
 
 
 class _Fatal(Exception):
     """The dataset cannot be verified at all (exit status 2)."""
 
 
-# -- reading files ------------------------------------------------------------------
-
-def gunzip(data, max_bytes, what="gzip"):
-    """Decompresses one or more gzip members, refusing to produce more than
-    *max_bytes* (a bomb costs at most that much memory)."""
-    out = bytearray()
-    rest = data
-    while True:
-        d = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
-        try:
-            out += d.decompress(rest, max_bytes - len(out) + 1)
-        except zlib.error as exc:
-            raise InvalidFormatError(f"{what}: corrupt gzip data ({exc})") from None
-        if len(out) > max_bytes or d.unconsumed_tail:
-            raise ResourceLimitError(
-                f"{what}: decompresses to more than {max_bytes:,} bytes (the memory limit)")
-        if not d.eof:
-            raise InvalidFormatError(f"{what}: truncated gzip data")
-        rest = d.unused_data
-        if not rest:
-            return bytes(out)
-        if rest[:2] != GZIP_MAGIC:
-            if rest.strip(b"\0"):
-                raise InvalidFormatError(f"{what}: trailing data after the gzip stream")
-            return bytes(out)
-
-
-def read_limited(path, max_bytes, what):
-    """The bytes of *path* (opened read-only), refusing files over
-    *max_bytes* before reading them."""
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        if size > max_bytes:
-            raise ResourceLimitError(
-                f"{what}: the file has {size:,} bytes, over the memory limit of {max_bytes:,} bytes")
-        data = f.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise ResourceLimitError(f"{what}: the file grew past the memory limit while read")
-    return data
-
-
-def read_chunk_bytes(path, max_bytes):
-    """A chunk file's payload: gunzipped when it starts with the gzip magic."""
-    data = read_limited(path, max_bytes, "read")
-    if data[:2] == GZIP_MAGIC:
-        data = gunzip(data, max_bytes)
-    return data
+def _is_zlib(data):
+    """True when *data* starts with a zlib (RFC 1950) header."""
+    return len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
 
 
 # -- the info file ------------------------------------------------------------------
 
-def _int3(value, name, minimum=None):
-    if not isinstance(value, (list, tuple)) or len(value) != 3 or not all(
-            isinstance(v, int) and not isinstance(v, bool) for v in value):
-        raise ValueError(f"{name} must be a list of 3 integers, got {value!r}")
-    if minimum is not None and any(v < minimum for v in value):
-        raise ValueError(f"{name} must be integers >= {minimum}, got {value!r}")
-    return tuple(value)
+def read_info(storage):
+    """The info's JSON object (not yet validated) from *storage*."""
+    where = storage.describe("info")
+    try:
+        size = storage.size("info")
+        if size is None:
+            raise _Fatal(f"{where}: no info file (is this a precomputed dataset?)")
+        if size > MAX_INFO_BYTES:
+            raise _Fatal(f"{where}: cannot read the info file: {size:,} bytes, over "
+                         f"{MAX_INFO_BYTES:,}")
+        data = storage.read("info")
+        if data is None:
+            raise _Fatal(f"{where}: no info file (is this a precomputed dataset?)")
+        if is_gzip(data):
+            data = inflate(data, MAX_INFO_BYTES, "info")
+        info = json.loads(data.decode("utf-8"))
+    except _Fatal:
+        raise
+    except (OSError, NgcodecError, UnicodeDecodeError, ValueError) as exc:
+        raise _Fatal(f"{where}: cannot read the info file: {exc}") from None
+    if not isinstance(info, dict):
+        raise _Fatal(f"{where}: the info file is not a JSON object")
+    return info
 
 
 class Scale:
-    """What verify needs of one entry of ``info["scales"]``."""
+    """One entry of ``info["scales"]`` as verify sees it: its status, its
+    geometry (a :class:`~ngcodec.precomputed.info.Scale`, when the entry is
+    valid) and its counts."""
 
-    def __init__(self, index, entry, root):
+    def __init__(self, index, entry):
         self.index = index
         self.entry = entry
-        self.key = f"#{index}"  # until the entry names one
-        self.encoding = None
+        key = entry.get("key") if isinstance(entry, dict) else None
+        self.key = key if isinstance(key, str) and key else f"#{index}"  # until validated
+        self.encoding = entry.get("encoding") if isinstance(entry, dict) else None
         self.status = "verified"  # or "skipped", "error"
         self.reason = None
-        self.chunk_sizes = []
-        self.size = self.offset = None
-        self.directory = None
-        self.counts = dict(chunk_files=0, ok=0, bad=0, missing=0, unknown=0)
-        self.present = set()  # grid positions of the first chunk size seen on disk
-        self.missing_listed = []
-        if not isinstance(entry, dict):
-            self._error(f"scale {index} is not a JSON object")
-            return
-        key = entry.get("key")
-        self.key = key if isinstance(key, str) and key else f"#{index}"
-        if not isinstance(key, str) or not key:
-            self._error("the scale has no 'key'")
-            return
-        if os.path.isabs(key) or "\\" in key or "\0" in key:
-            self._error(f"the key {key!r} is not a relative path")
-            return
-        self.encoding = entry.get("encoding")
-        try:
-            self.size = _int3(entry.get("size"), "size", 0)
-            self.offset = _int3(entry.get("voxel_offset", [0, 0, 0]), "voxel_offset")
-            chunk_sizes = entry.get("chunk_sizes")
-            if not isinstance(chunk_sizes, list) or not chunk_sizes:
-                raise ValueError(f"chunk_sizes must be a non-empty list, got {chunk_sizes!r}")
-            self.chunk_sizes = [_int3(c, "chunk_sizes", 1) for c in chunk_sizes]
-        except ValueError as exc:
-            self._error(str(exc))
-            return
-        self.directory = os.path.join(root, key)
-        if entry.get("sharding") is not None:
-            self._skip("sharded scales are not verified")
-        elif self.encoding not in SUPPORTED_ENCODINGS:
-            self._skip(f"encoding {self.encoding!r} is not verified "
-                       f"(ngcodec decodes {', '.join(SUPPORTED_ENCODINGS)})")
+        self.geometry = None
+        self.codec = None
+        self.store = None  # a ShardedStore for sharded scales
+        self.counts = dict(chunk_files=0, shards=0, chunks=0, ok=0, bad=0, missing=0, unknown=0,
+                           index_problems=0)
+        self.present = set()  # grid positions (unsharded) or chunk ids (sharded) stored
+        self.bad_ids = set()  # sharded: chunk ids with a problem
+
+    @property
+    def sharded(self):
+        return self.geometry is not None and self.geometry.sharding is not None
 
     def _error(self, reason):
         self.status, self.reason = "error", reason
@@ -180,29 +161,27 @@ class Scale:
     def _skip(self, reason):
         self.status, self.reason = "skipped", reason
 
-    def grid_counts(self, chunk_size):
-        return tuple(-(-s // c) for s, c in zip(self.size, chunk_size))
-
     def expected_chunks(self):
-        gx, gy, gz = self.grid_counts(self.chunk_sizes[0])
+        gx, gy, gz = self.geometry.grid_shape
         return gx * gy * gz
 
     def locate(self, ranges):
         """(chunk size index, grid position, chunk shape (x, y, z)) of the
         chunk named by *ranges* ((x0, x1), (y0, y1), (z0, z1)), or a reason
-        why it is not on this scale's grid."""
+        why it is not on this scale's grid (any of its ``chunk_sizes``)."""
+        g = self.geometry
         first_reason = None
-        for i, chunk_size in enumerate(self.chunk_sizes):
+        for i, chunk_size in enumerate(g.scale_info["chunk_sizes"]):
             position, shape = [], []
-            for axis, ((lo, hi), c, s, o) in enumerate(zip(ranges, chunk_size, self.size,
-                                                          self.offset)):
+            for axis, ((lo, hi), c, s, o) in enumerate(zip(ranges, chunk_size, g.size,
+                                                          g.voxel_offset)):
                 name = "xyz"[axis]
                 expected_hi = min(lo + c, o + s)
                 if not o <= lo < o + s:
-                    reason = (f"{name} range {lo}-{hi} is outside the volume "
-                              f"({o}-{o + s})")
+                    reason = f"{name} range {lo}-{hi} is outside the volume ({o}-{o + s})"
                 elif (lo - o) % c:
-                    reason = f"{name} range {lo}-{hi} does not start on the chunk grid (chunk size {c})"
+                    reason = (f"{name} range {lo}-{hi} does not start on the chunk grid "
+                              f"(chunk size {c})")
                 elif hi != expected_hi:
                     reason = f"{name} range {lo}-{hi} should end at {expected_hi}"
                 else:
@@ -216,159 +195,255 @@ class Scale:
         return first_reason
 
     def chunk_name(self, position):
-        parts = []
-        for p, c, s, o in zip(position, self.chunk_sizes[0], self.size, self.offset):
-            lo = o + p * c
-            parts.append(f"{lo}-{min(lo + c, o + s)}")
-        return "_".join(parts)
-
-    def iter_missing(self):
-        gx, gy, gz = self.grid_counts(self.chunk_sizes[0])
-        for z in range(gz):
-            for y in range(gy):
-                for x in range(gx):
-                    if (x, y, z) not in self.present:
-                        yield (x, y, z)
+        """The flat file name of the chunk at grid *position* (no key)."""
+        return self.geometry.chunk_name(position)[len(self.geometry.key) + 1:]
 
     def to_json(self):
+        g = self.geometry
         return dict(key=self.key, index=self.index, encoding=self.encoding, status=self.status,
-                    reason=self.reason, size=self.size, voxel_offset=self.offset,
-                    chunk_sizes=self.chunk_sizes, **self.counts)
+                    reason=self.reason,
+                    size=list(g.size) if g else None,
+                    voxel_offset=list(g.voxel_offset) if g else None,
+                    chunk_sizes=g.scale_info["chunk_sizes"] if g else None,
+                    sharding=g.sharding if g else None, **self.counts)
 
 
-def read_info(root):
-    path = os.path.join(root, "info")
+def _scale_error_text(exc, where, index):
+    """An InvalidInfoError's message without the file name, the scale
+    index put back (a scale is validated alone as ``scales[0]``)."""
+    text = str(exc)
+    if text.startswith(f"{where}: "):
+        text = text[len(where) + 2:]
+    if text.startswith("scales[0]"):
+        text = f"scales[{index}]" + text[len("scales[0]"):]
+    return f"InvalidInfoError: {text}"
+
+
+def load_scales(info, where, limits):
+    """The :class:`Scale` of each entry of *info*; a top-level problem of
+    the info is fatal, a scale's own problem makes that scale an error."""
     try:
-        data = read_limited(path, MAX_INFO_BYTES, "info")
-        if data[:2] == GZIP_MAGIC:
-            data = gunzip(data, MAX_INFO_BYTES, "info")
-        info = json.loads(data.decode("utf-8"))
-    except FileNotFoundError:
-        raise _Fatal(f"{path}: no info file (is this a precomputed dataset?)") from None
-    except (OSError, NgcodecError, UnicodeDecodeError, ValueError) as exc:
-        raise _Fatal(f"{path}: cannot read the info file: {exc}") from None
-    if not isinstance(info, dict):
-        raise _Fatal(f"{path}: the info file is not a JSON object")
-    if not isinstance(info.get("scales"), list):
-        raise _Fatal(f"{path}: the info file has no 'scales' list")
-    return info
+        valid = validate_info(info, where)
+    except InvalidInfoError as exc:
+        text = str(exc)
+        key = text[len(where) + 2:] if text.startswith(f"{where}: ") else text
+        if not key.startswith("scales["):
+            raise _Fatal(f"{where}: invalid info file: {key}") from None
+        valid = None
+    scales = []
+    seen = {}
+    for i, entry in enumerate(info["scales"]):
+        sc = Scale(i, entry)
+        scales.append(sc)
+        if not isinstance(entry, dict):
+            sc._error(f"scale {i} is not a JSON object")
+            continue
+        key = entry.get("key")
+        if isinstance(key, str) and key.startswith("/"):
+            sc._error(f"the key {key!r} is not a relative path")
+            continue
+        one = valid
+        index = i
+        skip = None
+        if one is None:  # validate this scale alone
+            index = 0
+            e = entry
+            if isinstance(e.get("encoding"), str) and e["encoding"] not in ENCODINGS:
+                skip = (f"encoding {e['encoding']!r} is not verified "
+                        f"(ngcodec decodes {', '.join(ENCODINGS)})")
+                e = dict(e, encoding="raw")
+            try:
+                one = validate_info(dict(info, scales=[e]), where)
+            except InvalidInfoError as exc:
+                sc._error(_scale_error_text(exc, where, i))
+                continue
+        sc.geometry = Geometry(one, index)
+        sc.key = sc.geometry.key
+        if sc.key in seen:
+            sc._error(f"the key {key!r} is also the key of scale {seen[sc.key]}")
+            continue
+        seen[sc.key] = i
+        if skip:
+            sc._skip(skip)
+            continue
+        try:
+            sc.codec = ChunkCodec(sc.geometry, limits)
+        except NgcodecError as exc:
+            sc._error(f"{type(exc).__name__}: {exc}")
+    return scales
 
 
-# -- finding chunk files ------------------------------------------------------------
+# -- finding files ------------------------------------------------------------------
 
-def _ranges(match_groups):
-    v = [int(g) for g in match_groups[:6]]
+def _ranges(groups):
+    v = [int(g) for g in groups[:6]]
     return ((v[0], v[1]), (v[2], v[3]), (v[4], v[5]))
 
 
-def list_chunks(scale, report):
-    """Yields (relative name, path, chunk shape) for each chunk file of
-    *scale*; records unknown entries in *report*."""
+def list_scale(sc, storage, report, skip_prefixes=()):
+    """Lists the files under *sc*'s key. Yields ``("chunk", relname, shape)``
+    for chunk files of an unsharded scale and ``("shard", relname, shard)``
+    for the shard files of a sharded one; records unknown files in
+    *report*. *skip_prefixes*: keys of other scales nested under this one."""
+    prefix = sc.key + "/"
+    found = False
     try:
-        entries = sorted(os.scandir(scale.directory), key=lambda e: e.name)
-    except FileNotFoundError:
-        report.note(scale, f"the scale directory {scale.key!r} does not exist")
+        keys = list(storage.list(prefix))
+    except (OSError, NgcodecError) as exc:
+        sc._error(f"cannot list the scale directory: {exc}")
         return
-    except OSError as exc:
-        scale._error(f"cannot list the scale directory: {exc}")
-        return
-
-    def candidate(relname, path, ranges):
+    for k in keys:
+        if any(k.startswith(p) for p in skip_prefixes):
+            continue
+        found = True
+        rel = k[len(prefix):]
+        if sc.sharded:
+            shard = sc.store.spec.parse_shard_name(rel) if "/" not in rel else None
+            if shard is None:
+                example = sc.store.shard_name(0)
+                report.unknown(sc, rel, f"not a shard file name of this scale's sharding "
+                                        f"(such as {example})")
+                continue
+            yield "shard", rel, shard
+            continue
+        parts = rel.split("/")
+        m = FLAT_NAME.fullmatch(rel) if len(parts) == 1 else None
+        if m:
+            ranges = _ranges(m.groups())
+        elif (len(parts) == 3 and RANGE_NAME.fullmatch(parts[0])
+              and RANGE_NAME.fullmatch(parts[1]) and RANGE_FILE_NAME.fullmatch(parts[2])):
+            ranges = _ranges(RANGE_NAME.fullmatch(parts[0]).groups()
+                             + RANGE_NAME.fullmatch(parts[1]).groups()
+                             + RANGE_FILE_NAME.fullmatch(parts[2]).groups())
+        else:
+            report.unknown(sc, rel, "not a chunk file name (x0-x1_y0-y1_z0-z1[.gz], or nested "
+                                    "x0-x1/y0-y1/z0-z1[.gz])")
+            continue
         (x0, x1), (y0, y1), (z0, z1) = ranges
-        sep = "/" if "/" in relname else "_"
+        sep = "/" if len(parts) == 3 else "_"
         canonical = sep.join((f"{x0}-{x1}", f"{y0}-{y1}", f"{z0}-{z1}"))
-        if relname.removesuffix(".gz") != canonical:  # e.g. leading zeros
-            report.unknown(scale, relname, f"not a chunk of this scale: Neuroglancer would "
-                                           f"read it as {canonical}")
-            return None
-        where = scale.locate(ranges)
+        if rel.removesuffix(".gz") != canonical:  # e.g. leading zeros
+            report.unknown(sc, rel, f"not a chunk of this scale: Neuroglancer would read it as "
+                                    f"{canonical}")
+            continue
+        where = sc.locate(ranges)
         if isinstance(where, str):
-            report.unknown(scale, relname, f"not a chunk of this scale: {where}")
-            return None
+            report.unknown(sc, rel, f"not a chunk of this scale: {where}")
+            continue
         index, position, shape = where
         if index == 0:
-            scale.present.add(position)
-        return relname, path, shape
-
-    for entry in entries:
-        m = FLAT_NAME.fullmatch(entry.name)
-        if m and _is_file(entry):
-            found = candidate(entry.name, entry.path, _ranges(m.groups()))
-            if found:
-                yield found
-            continue
-        if RANGE_NAME.fullmatch(entry.name) and _is_dir(entry):
-            yield from _list_nested(scale, report, entry, candidate)
-            continue
-        report.unknown(scale, entry.name + ("/" if _is_dir(entry) else ""),
-                       "not a chunk file name (x0-x1_y0-y1_z0-z1[.gz])")
+            sc.present.add(position)
+        yield "chunk", rel, shape
+    if not found:
+        local = isinstance(storage, LocalStorage)
+        if local and not os.path.isdir(os.path.join(storage.root, *sc.key.split("/"))):
+            report.note(sc, f"the scale directory {sc.key!r} does not exist")
+        else:
+            report.note(sc, f"the scale directory {sc.key!r} is empty" if local else
+                        f"no files under the scale's key {sc.key!r} (it does not exist)")
 
 
-def _list_nested(scale, report, xdir, candidate):
-    """The nested layout x0-x1/y0-y1/z0-z1[.gz]."""
-    x = RANGE_NAME.fullmatch(xdir.name).groups()
+# -- checking -----------------------------------------------------------------------
+
+def _memory(limits):
+    return WASM32_BYTES if limits.memory_bytes is None else limits.memory_bytes
+
+
+def _problem(exc):
+    """(reason, exception class name, status name) of an exception."""
+    if isinstance(exc, NgcodecError):
+        return (str(exc), type(exc).__name__, exc.status_name)
+    if isinstance(exc, OSError):
+        return (f"cannot read the file: {exc}", type(exc).__name__, None)
+    if isinstance(exc, MemoryError):
+        return ("out of host memory", "MemoryError", None)
+    return (f"unexpected error (please report): {exc!r}", type(exc).__name__, None)
+
+
+def decode_chunk(codec, data, shape):
+    """None when *data* decodes to a chunk of *shape* (x, y, z), else
+    (reason, exception class name, status name)."""
     try:
-        ydirs = sorted(os.scandir(xdir.path), key=lambda e: e.name)
-    except OSError as exc:
-        report.unknown(scale, xdir.name + "/", f"cannot list: {exc}")
-        return
-    for ydir in ydirs:
-        y = RANGE_NAME.fullmatch(ydir.name)
-        if not (y and _is_dir(ydir)):
-            report.unknown(scale, f"{xdir.name}/{ydir.name}",
-                           "not a chunk directory (x0-x1/y0-y1/z0-z1[.gz])")
-            continue
-        try:
-            files = sorted(os.scandir(ydir.path), key=lambda e: e.name)
-        except OSError as exc:
-            report.unknown(scale, f"{xdir.name}/{ydir.name}/", f"cannot list: {exc}")
-            continue
-        for zfile in files:
-            relname = f"{xdir.name}/{ydir.name}/{zfile.name}"
-            z = RANGE_FILE_NAME.fullmatch(zfile.name)
-            if not (z and _is_file(zfile)):
-                report.unknown(scale, relname, "not a chunk file name (x0-x1/y0-y1/z0-z1[.gz])")
-                continue
-            found = candidate(relname, zfile.path, _ranges(x + y.groups() + z.groups()))
-            if found:
-                yield found
-
-
-def _is_file(entry):
-    try:
-        return entry.is_file()
-    except OSError:
-        return False
-
-
-def _is_dir(entry):
-    try:
-        return entry.is_dir()
-    except OSError:
-        return False
-
-
-# -- checking one chunk -------------------------------------------------------------
-
-def check_chunk(encoder, path, shape, limits):
-    """None when the chunk file decodes to a chunk of *shape* (x, y, z),
-    else (reason, exception class name, status name)."""
-    max_bytes = WASM32_BYTES if limits.memory_bytes is None else limits.memory_bytes
-    try:
-        data = read_chunk_bytes(path, max_bytes)
-        out = encoder.decode(data, shape)
-        expected = (encoder.num_channels, shape[2], shape[1], shape[0])
+        out = codec.decode(data, shape, what="decode")
+        expected = (codec.num_channels, shape[2], shape[1], shape[0])
         if out.shape != expected:
             return (f"decoded to shape {out.shape}, expected {expected}", "ShapeError", None)
         return None
-    except NgcodecError as exc:
-        return (str(exc), type(exc).__name__, exc.status_name)
-    except OSError as exc:
-        return (f"cannot read the file: {exc}", type(exc).__name__, None)
-    except MemoryError:
-        return ("out of host memory", "MemoryError", None)
-    except Exception as exc:  # noqa: BLE001 - a bug in ngcodec: report it, go on
-        return (f"unexpected error (please report): {exc!r}", type(exc).__name__, None)
+    except Exception as exc:  # noqa: BLE001 - every failure is a finding
+        return _problem(exc)
+
+
+def chunk_payload(data, declared_gzip, codec, shape, memory):
+    """The encoded chunk in a chunk file's bytes *data*: gzip (by its magic)
+    inflated under the memory limit, refusing output larger than any valid
+    chunk of *shape*; a ``.gz`` file holding a zlib stream is an error."""
+    if is_gzip(data):
+        try:
+            data = inflate(data, memory, "gzip", zlib_ok=False)
+        except InvalidFormatError as exc:
+            if f"past the {memory}-byte cap" in str(exc):
+                raise ResourceLimitError(f"gzip: decompresses to more than {memory:,} bytes "
+                                         "(the memory limit)") from None
+            raise
+        most = codec.max_encoded(shape)
+        if len(data) > most:
+            raise InvalidFormatError(f"gzip: decompresses to {len(data):,} bytes, more than a "
+                                     f"valid chunk of {shape} takes ({most:,})")
+        return data
+    if declared_gzip and _is_zlib(data):
+        try:
+            inflate(data, memory, "zlib")
+        except (InvalidFormatError, ResourceLimitError):
+            return data  # not a zlib stream after all: plain chunk bytes
+        raise InvalidFormatError(ZLIB_TEXT.format(what="file"))
+    return data
+
+
+def check_chunk_file(storage, sc, relname, shape, limits):
+    """None when the chunk file decodes to a chunk of *shape*, else
+    (reason, exception class name, status name)."""
+    memory = _memory(limits)
+    key = f"{sc.key}/{relname}"
+    try:
+        size = storage.size(key)
+        if size is None:
+            raise FileNotFoundError(f"{key}: the file went away while verifying")
+        if size > memory:
+            raise ResourceLimitError(f"read: the file has {size:,} bytes, over the memory "
+                                     f"limit of {memory:,} bytes")
+        data = storage.read(key)
+        if data is None:
+            raise FileNotFoundError(f"{key}: the file went away while verifying")
+        data = chunk_payload(data, relname.endswith(".gz"), sc.codec, shape, memory)
+    except Exception as exc:  # noqa: BLE001
+        return _problem(exc)
+    return decode_chunk(sc.codec, data, shape)
+
+
+def check_shard_file(sc, shard, tick):
+    """Checks one shard file: every index and every chunk (decoded).
+    Returns (ShardCheck or None, {chunk id: (reason, class, status)}, a
+    problem of the whole check or None). *tick()* counts decoded chunks."""
+    store, g = sc.store, sc.geometry
+    decoded = {}
+
+    def decode(cid, data):
+        tick()
+        pos = chunk_position(cid, g.grid_shape)
+        if pos is None:
+            problem = (f"the chunk id names no chunk of this scale's grid {g.grid_shape} "
+                       "(readers never ask for it)", "InvalidFormatError", None)
+        else:
+            lo, hi = g.chunk_box(pos)
+            problem = decode_chunk(sc.codec, data, tuple(b - a for a, b in zip(lo, hi)))
+        if problem is not None:
+            decoded[cid] = problem
+            raise InvalidFormatError(problem[0])
+
+    try:
+        return store.check_shard(shard, decode=decode, strict_gzip=True), decoded, None
+    except Exception as exc:  # noqa: BLE001 - a bug or an I/O error: one finding
+        return None, decoded, _problem(exc)
 
 
 # -- the report ---------------------------------------------------------------------
@@ -384,6 +459,7 @@ class Report:
         self.strict = strict
         self.scales = []
         self.bad_chunks = []
+        self.shard_problems = []
         self.unknown_files = []
         self.missing_chunks = []
         self.notes = []
@@ -397,6 +473,30 @@ class Report:
                                     path=f"{scale.key}/{relname}", reason=reason,
                                     exception=exc_name, status_name=status_name))
         self.printer("BAD", f"{scale.key}/{relname}: {reason} ({exc_name})")
+
+    def bad_in_shard(self, scale, relname, shard, minishard, cid, reason, exc_name,
+                     status_name):
+        """A chunk inside a shard file with a problem."""
+        if cid not in scale.bad_ids:
+            scale.bad_ids.add(cid)
+            scale.counts["bad"] += 1
+        pos = chunk_position(cid, scale.geometry.grid_shape)
+        chunk = scale.chunk_name(pos) if pos is not None else None
+        self.bad_chunks.append(dict(scale=scale.key, file=relname, path=f"{scale.key}/{relname}",
+                                    shard=shard, minishard=minishard, chunk_id=cid, chunk=chunk,
+                                    reason=reason, exception=exc_name, status_name=status_name))
+        self.printer("BAD", f"{scale.key}/{relname}: minishard {minishard}: chunk {cid}"
+                            + (f" ({chunk})" if chunk else "") + f": {reason} ({exc_name})")
+
+    def shard_problem(self, scale, relname, shard, minishard, reason, exc_name):
+        """A problem of a shard file's shard index or minishard index."""
+        scale.counts["index_problems"] += 1
+        self.shard_problems.append(dict(scale=scale.key, file=relname,
+                                        path=f"{scale.key}/{relname}", shard=shard,
+                                        minishard=minishard, reason=reason, exception=exc_name))
+        where = f"{scale.key}/{relname}" + ("" if minishard is None else
+                                            f": minishard {minishard}")
+        self.printer("BAD", f"{where}: {reason} ({exc_name})")
 
     def unknown(self, scale, relname, reason):
         scale.counts["unknown"] += 1
@@ -417,7 +517,8 @@ class Report:
 
     @property
     def exit_code(self):
-        problems = (self.total("bad") or self.count_status("error")
+        problems = (self.total("bad") or self.total("index_problems")
+                    or self.count_status("error")
                     or (self.require_all and self.total("missing"))
                     or (self.strict and (self.count_status("skipped") or self.total("unknown"))))
         return 1 if problems else 0
@@ -426,9 +527,11 @@ class Report:
         return dict(scales=len(self.scales), scales_verified=self.count_status("verified"),
                     scales_skipped=self.count_status("skipped"),
                     scale_errors=self.count_status("error"),
-                    chunk_files=self.total("chunk_files"), ok=self.total("ok"),
-                    bad=self.total("bad"), missing=self.total("missing"),
-                    unknown=self.total("unknown"), seconds=round(self.seconds, 3))
+                    chunk_files=self.total("chunk_files"), shards=self.total("shards"),
+                    chunks=self.total("chunks"), ok=self.total("ok"), bad=self.total("bad"),
+                    index_problems=self.total("index_problems"),
+                    missing=self.total("missing"), unknown=self.total("unknown"),
+                    seconds=round(self.seconds, 3))
 
     def to_json(self):
         code = self.exit_code
@@ -438,6 +541,7 @@ class Report:
             jobs=self.jobs, require_all=self.require_all, strict=self.strict,
             summary=self.summary(), scales=[s.to_json() for s in self.scales],
             bad_chunks=self.bad_chunks,
+            shard_problems=self.shard_problems,
             missing_chunks=self.missing_chunks,
             unknown_files=self.unknown_files,
             skipped_scales=[dict(scale=s.key, reason=s.reason)
@@ -449,9 +553,15 @@ class Report:
     def summary_lines(self):
         lines = []
         for s in self.scales:
-            if s.status == "verified":
-                c = s.counts
-                chunk = "x".join(map(str, s.chunk_sizes[0]))
+            c = s.counts
+            if s.status == "verified" and s.sharded:
+                chunk = "x".join(map(str, s.geometry.chunk_size))
+                lines.append(f"scale {s.key} ({s.encoding}, chunks {chunk}, sharded): "
+                             f"{c['shards']} shard file(s), {c['chunks']} chunks, {c['ok']} ok, "
+                             f"{c['bad']} bad, {c['missing']} missing, {c['unknown']} unknown, "
+                             f"{c['index_problems']} index problem(s)")
+            elif s.status == "verified":
+                chunk = "x".join(map(str, s.geometry.chunk_size))
                 lines.append(f"scale {s.key} ({s.encoding}, chunks {chunk}): "
                              f"{c['chunk_files']} chunk files, {c['ok']} ok, {c['bad']} bad, "
                              f"{c['missing']} missing, {c['unknown']} unknown")
@@ -460,8 +570,16 @@ class Report:
             else:
                 lines.append(f"scale {s.key}: ERROR, {s.reason}")
         t = self.summary()
-        text = (f"{t['chunk_files']} chunk files in {t['scales_verified']} scale(s) verified in "
+        in_shards = t["chunks"] - t["chunk_files"]
+        if t["shards"]:
+            what = (f"{t['chunks']} chunks ({t['chunk_files']} chunk files, {in_shards} in "
+                    f"{t['shards']} shard file(s))")
+        else:
+            what = f"{t['chunk_files']} chunk files"
+        text = (f"{what} in {t['scales_verified']} scale(s) verified in "
                 f"{t['seconds']:.1f} s: {t['ok']} ok, {t['bad']} bad")
+        if t["index_problems"]:
+            text += f"; {t['index_problems']} shard index problem(s)"
         if t["missing"]:
             text += (f"; {t['missing']} chunk(s) missing" + (
                 " (errors: --require-all)" if self.require_all else
@@ -483,69 +601,42 @@ class Report:
 
 # -- progress -----------------------------------------------------------------------
 
-class Progress:
-    """A plain-text progress bar on *stream*: redrawn in place on a
-    terminal, a line every few seconds otherwise."""
+def _isatty(stream):
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
 
-    WIDTH = 30
 
-    def __init__(self, stream, total, enabled=True):
-        self.stream = stream
-        self.total = total
-        self.enabled = enabled
-        self.tty = enabled and hasattr(stream, "isatty") and stream.isatty()
-        self.start = time.monotonic()
-        self.last = 0.0
-        self.shown = False
-        self.done = self.bad = 0
-
-    def line(self):
-        fraction = self.done / self.total if self.total else 1.0
-        filled = int(fraction * self.WIDTH)
-        elapsed = max(time.monotonic() - self.start, 1e-9)
-        rate = self.done / elapsed
-        return (f"verify [{'#' * filled}{'.' * (self.WIDTH - filled)}] {fraction:4.0%} "
-                f"{self.done}/{self.total} chunks, {self.bad} bad, {rate:.0f} chunks/s")
-
-    def update(self, done, bad, force=False):
-        self.done, self.bad = done, bad
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if not force and now - self.last < (0.1 if self.tty else 5.0):
-            return
-        self.last = now
-        if self.tty:
-            self.stream.write("\r" + self.line() + "\x1b[K")
-        else:
-            self.stream.write(self.line() + "\n")
-        self.stream.flush()
-        self.shown = True
-
-    def clear(self):
-        if self.tty and self.shown:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
-
-    def finish(self):
-        if self.enabled:
-            self.update(self.done, self.bad, force=True)
-            if self.tty:
-                self.stream.write("\n")
-                self.stream.flush()
+def progress_bar(stream, total):
+    """A tqdm bar on *stream* counting *total* files (chunk files and shard
+    files), or None: when *stream* is None or not a terminal, and when tqdm
+    is not installed (then one line on *stream* says how to get it)."""
+    if stream is None or not _isatty(stream):
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        stream.write(INSTALL_HINT)
+        stream.flush()
+        return None
+    return tqdm(total=total, file=stream, desc="verify", unit="file", dynamic_ncols=True,
+                mininterval=0.1, leave=True)
 
 
 # -- the run ------------------------------------------------------------------------
 
 def verify(path, limits=None, jobs=None, require_all=False, strict=False, progress=None,
            printer=None):
-    """Verifies the dataset at *path*; returns a :class:`Report`.
+    """Verifies the dataset at *path* (a directory, a ``file://`` URL, or
+    any fsspec URL with ``ngcodec[remote]``); returns a :class:`Report`.
 
     *limits*: the :class:`ngcodec.Limits` of each chunk (default
-    ``Limits()``); *jobs*: decoding threads (default ``os.cpu_count()``);
-    *progress*: a stream for the progress bar (None: none); *printer*:
-    ``printer(kind, text)`` is called for each finding as it is found.
-    Raises ``ValueError`` when the dataset cannot be verified at all.
+    ``Limits()``); *jobs*: threads (default ``os.cpu_count()``);
+    *progress*: a stream for the progress bar, shown when it is a terminal
+    (None: none); *printer*: ``printer(kind, text)`` is called for each
+    finding as it is found. Raises ``ValueError`` when the dataset cannot be
+    verified at all.
     """
     try:
         return _verify(path, limits, jobs, require_all, strict, progress, printer)
@@ -553,44 +644,69 @@ def verify(path, limits=None, jobs=None, require_all=False, strict=False, progre
         raise ValueError(str(exc)) from None
 
 
+def _open_storage(path):
+    if isinstance(path, str) and "://" in path and not path.startswith("file://"):
+        try:
+            return open_storage(path)
+        except (NgcodecError, OSError, ValueError) as exc:
+            raise _Fatal(f"{path}: {exc}") from None
+    root = os.fspath(path)
+    root = root[len("file://"):] if root.startswith("file://") else root
+    if not os.path.isdir(root):
+        raise _Fatal(f"{root}: not a directory")
+    return LocalStorage(root)
+
+
 def _verify(path, limits, jobs, require_all, strict, progress_stream, printer):
     start = time.monotonic()
     limits = Limits() if limits is None else limits
     jobs = max(1, jobs or os.cpu_count() or 1)
     report = Report(str(path), limits, jobs, require_all, strict, printer)
-    root = os.fspath(path)
-    if not os.path.isdir(root):
-        raise _Fatal(f"{root}: not a directory")
-    info = read_info(root)
+    storage = _open_storage(path)
+    info = read_info(storage)
+    report.scales = load_scales(info, storage.describe("info"), limits)
+    keys = [s.key for s in report.scales if s.geometry is not None]
 
-    # Scales and their encoders; every chunk file to check.
+    # Every file to check: ("chunk", scale, relname, shape) or ("shard", scale, relname, n).
     items = []
-    for index, entry in enumerate(info["scales"]):
-        scale = Scale(index, entry, root)
-        report.scales.append(scale)
-        if scale.status != "verified":
+    for sc in report.scales:
+        if sc.status != "verified":
             continue
-        try:
-            encoder = chunk_encoding.get_encoder(info, entry, {"limits": limits})
-        except NgcodecError as exc:
-            scale._error(f"{type(exc).__name__}: {exc}")
-            continue
-        except (TypeError, ValueError, AttributeError) as exc:
-            scale._error(f"invalid info: {exc!r}")
-            continue
-        for relname, chunk_path, shape in list_chunks(scale, report):
-            items.append((scale, encoder, relname, chunk_path, shape))
-            scale.counts["chunk_files"] += 1
-        if scale.status == "verified":
-            scale.counts["missing"] = scale.expected_chunks() - len(scale.present)
+        if sc.sharded:
+            sc.store = ShardedStore(storage, sc.key, sc.geometry.sharding, limits=limits)
+        nested = [k + "/" for k in keys if k != sc.key and k.startswith(sc.key + "/")]
+        for kind, relname, what in list_scale(sc, storage, report, nested):
+            items.append((kind, sc, relname, what))
+            sc.counts["shards" if kind == "shard" else "chunk_files"] += 1
+        if not sc.sharded:
+            sc.counts["chunks"] = sc.counts["chunk_files"]
 
-    # Decode in worker threads; findings come back through a queue.
-    progress = Progress(progress_stream, len(items), enabled=progress_stream is not None)
-    if printer is not None:
+    bar = progress_bar(progress_stream, len(items))
+    if printer is not None and bar is not None:
+        from tqdm import tqdm
+
         def show(kind, text, _printer=printer):
-            progress.clear()
-            _printer(kind, text)
+            with tqdm.external_write_mode(file=sys.stdout):
+                _printer(kind, text)
         report.printer = show
+
+    decoded = [0]
+    decoded_lock = threading.Lock()
+
+    def tick():
+        with decoded_lock:
+            decoded[0] += 1
+
+    def check(item):
+        kind, sc, relname, what = item
+        if kind == "chunk":
+            problem = check_chunk_file(storage, sc, relname, what, limits)
+            tick()
+            return problem
+        return check_shard_file(sc, what, tick)
+
+    # Check in worker threads; findings come back through a queue and are
+    # recorded by this thread only.
     results = queue.Queue()
     cursor = iter(items)
     lock = threading.Lock()
@@ -602,55 +718,117 @@ def _verify(path, limits, jobs, require_all, strict, progress_stream, printer):
                 item = next(cursor, None)
             if item is None:
                 return
-            scale, encoder, relname, chunk_path, shape = item
-            results.put((scale, relname, check_chunk(encoder, chunk_path, shape, limits)))
+            results.put((item, check(item)))
 
     threads = [threading.Thread(target=worker, name=f"ngcodec-verify-{i}", daemon=True)
                for i in range(min(jobs, max(1, len(items))))]
     for t in threads:
         t.start()
-    done = bad = 0
+    done = 0
+    shown = None
     try:
         while done < len(items):
             try:
-                scale, relname, problem = results.get(timeout=0.1)
+                item, result = results.get(timeout=0.1)
             except queue.Empty:
-                progress.update(done, bad)
-                continue
-            done += 1
-            if problem is None:
-                scale.counts["ok"] += 1
-            else:
-                bad += 1
-                report.bad(scale, relname, *problem)
-            progress.update(done, bad)
+                item = None
+            if item is not None:
+                done += 1
+                _record(report, item, result)
+            if bar is not None:
+                state = (decoded[0], report.total("bad") + report.total("index_problems"))
+                if item is not None or state != shown:
+                    bar.set_postfix(chunks=state[0], bad=state[1], refresh=False)
+                    bar.update(1 if item is not None else 0)
+                    shown = state
     finally:
         stop.set()
         for t in threads:
             t.join()
-    progress.finish()
+        if bar is not None:
+            bar.close()
 
-    # Missing chunks: listed (a bounded number per scale) for the report.
-    for scale in report.scales:
-        if scale.status != "verified" or not scale.counts["missing"]:
-            continue
-        for n, position in enumerate(scale.iter_missing()):
-            if n >= MAX_LISTED_MISSING:
-                report.notes.append(dict(scale=scale.key, note=(
-                    f"{scale.counts['missing'] - n} more missing chunks not listed")))
-                break
-            name = scale.chunk_name(position)
-            report.missing_chunks.append(dict(scale=scale.key, file=name,
-                                              path=f"{scale.key}/{name}"))
-            if require_all:
-                report.printer("MISSING", f"{scale.key}/{name}")
-    for scale in report.scales:
-        if scale.status == "skipped":
-            report.printer("SKIPPED", f"scale {scale.key}: {scale.reason}")
-        elif scale.status == "error":
-            report.printer("ERROR", f"scale {scale.key}: {scale.reason}")
+    for sc in report.scales:
+        if sc.status == "verified":
+            _missing(report, sc)
+    for sc in report.scales:
+        if sc.status == "skipped":
+            report.printer("SKIPPED", f"scale {sc.key}: {sc.reason}")
+        elif sc.status == "error":
+            report.printer("ERROR", f"scale {sc.key}: {sc.reason}")
     report.seconds = time.monotonic() - start
     return report
+
+
+def _record(report, item, result):
+    kind, sc, relname, what = item
+    if kind == "chunk":
+        if result is None:
+            sc.counts["ok"] += 1
+        else:
+            report.bad(sc, relname, *result)
+        return
+    check, decoded, failure = result
+    shard = what
+    if failure is not None:
+        report.shard_problem(sc, relname, shard, None, f"cannot check the shard file: "
+                                                      f"{failure[0]}", failure[1])
+        return
+    grid = sc.geometry.grid_shape
+    ids = set(check.chunk_ids)
+    sc.counts["chunks"] += len(ids)
+    sc.present.update(c for c in ids if chunk_position(c, grid) is not None)
+    for p in check:
+        if p.chunk_id is None:
+            report.shard_problem(sc, relname, shard, p.minishard, p.message,
+                                 "ResourceLimitError" if "memory limit" in p.message
+                                 else "InvalidFormatError")
+            continue
+        known = decoded.get(p.chunk_id)
+        if known is not None and known[0] == p.message:  # the decode's own finding
+            reason, exc_name, status = known
+        else:
+            reason, exc_name, status = p.message, ("ResourceLimitError" if "memory limit"
+                                                   in p.message else "InvalidFormatError"), None
+        report.bad_in_shard(sc, relname, shard, p.minishard, p.chunk_id, reason, exc_name,
+                            status)
+    sc.counts["ok"] += len(ids - check.bad_chunk_ids)
+
+
+def _missing(report, sc):
+    """Counts the chunks of *sc*'s grid stored nowhere and lists the first
+    MAX_LISTED_MISSING of them (x fastest, then y, then z)."""
+    sc.counts["missing"] = missing = sc.expected_chunks() - len(sc.present)
+    if not missing:
+        return
+    gx, gy, gz = grid = sc.geometry.grid_shape
+    listed = 0
+    present = np.fromiter(sc.present, dtype=np.uint64, count=len(sc.present)) \
+        if sc.sharded else None
+    for z in range(gz):
+        ys, xs = np.meshgrid(np.arange(gy), np.arange(gx), indexing="ij")
+        plane = np.stack([xs.ravel(), ys.ravel(), np.full(xs.size, z)], axis=1)
+        if sc.sharded:
+            ids = chunk_ids(plane.astype(np.uint64), grid)
+            absent = np.nonzero(~np.isin(ids, present))[0]
+        else:
+            absent = [i for i, p in enumerate(map(tuple, plane.tolist())) if p not in sc.present]
+        for i in absent:
+            if listed >= MAX_LISTED_MISSING:
+                report.notes.append(dict(scale=sc.key, note=(
+                    f"{missing - listed} more missing chunks not listed")))
+                return
+            pos = tuple(int(v) for v in plane[i])
+            name = sc.chunk_name(pos)
+            entry = dict(scale=sc.key, file=name, path=f"{sc.key}/{name}")
+            if sc.sharded:
+                cid = int(ids[i])
+                entry.update(chunk_id=cid, shard=sc.store.shard_name(sc.store.shard_of(cid)[0]))
+            report.missing_chunks.append(entry)
+            listed += 1
+            if report.require_all:
+                report.printer("MISSING", f"{sc.key}/{name}" + (
+                    f" (chunk {entry['chunk_id']}, {entry['shard']})" if sc.sharded else ""))
 
 
 # -- command line -------------------------------------------------------------------
@@ -693,10 +871,11 @@ def _jobs(text):
 
 def add_arguments(parser):
     """The options of ``ngcodec verify``."""
-    parser.add_argument("path", help="the dataset directory (holding the info file)")
+    parser.add_argument("path", help="the dataset: a directory holding the info file, or a URL "
+                                     "(gs://, s3://, https://... with ngcodec[remote])")
     parser.add_argument("--jobs", "-j", type=_jobs, default=None, metavar="N",
-                        help="decoding threads (default: the number of CPUs, "
-                             f"{os.cpu_count()} here)")
+                        help="threads, each checking one chunk file or shard file at a time "
+                             f"(default: the number of CPUs, {os.cpu_count()} here)")
     parser.add_argument("--memory-bytes", type=_memory_size, default=Limits.DEFAULT_MEMORY_BYTES,
                         metavar="BYTES",
                         help="memory limit of each chunk's decode, e.g. 268435456, 256M, 1G, "
@@ -710,10 +889,11 @@ def add_arguments(parser):
                         help="missing chunks are errors (by default they are only counted: "
                              "precomputed volumes may be sparse)")
     parser.add_argument("--strict", action="store_true",
-                        help="skipped scales (sharded, unsupported encodings) and unknown "
-                             "files are errors")
+                        help="skipped scales (unsupported encodings) and unknown files are "
+                             "errors")
     parser.add_argument("--no-progress", action="store_true",
-                        help="no progress bar on stderr")
+                        help="no progress bar (by default a tqdm bar on stderr when it is a "
+                             "terminal; pip install ngcodec[verify])")
     return parser
 
 
