@@ -364,13 +364,14 @@ def decode_chunk(codec, data, shape):
     """None when *data* decodes to a chunk of *shape* (x, y, z), else
     (reason, exception class name, status name)."""
     try:
-        out = codec.decode(data, shape, what="decode")
+        out = codec.decode(data, shape, what="chunk")
         expected = (codec.num_channels, shape[2], shape[1], shape[0])
         if out.shape != expected:
             return (f"decoded to shape {out.shape}, expected {expected}", "ShapeError", None)
         return None
     except Exception as exc:  # noqa: BLE001 - every failure is a finding
-        return _problem(exc)
+        reason, name, status = _problem(exc)
+        return reason.removeprefix("chunk: "), name, status
 
 
 def chunk_payload(data, declared_gzip, codec, shape, memory):
@@ -571,9 +572,11 @@ class Report:
                 lines.append(f"scale {s.key}: ERROR, {s.reason}")
         t = self.summary()
         in_shards = t["chunks"] - t["chunk_files"]
-        if t["shards"]:
+        if t["shards"] and t["chunk_files"]:
             what = (f"{t['chunks']} chunks ({t['chunk_files']} chunk files, {in_shards} in "
                     f"{t['shards']} shard file(s))")
+        elif t["shards"]:
+            what = f"{t['chunks']} chunks in {t['shards']} shard file(s)"
         else:
             what = f"{t['chunk_files']} chunk files"
         text = (f"{what} in {t['scales_verified']} scale(s) verified in "
@@ -582,6 +585,7 @@ class Report:
             text += f"; {t['index_problems']} shard index problem(s)"
         if t["missing"]:
             text += (f"; {t['missing']} chunk(s) missing" + (
+                " or behind the damaged indices" if t["index_problems"] else "") + (
                 " (errors: --require-all)" if self.require_all else
                 " (allowed: precomputed volumes may be sparse; --require-all makes them errors)"))
         else:
