@@ -686,11 +686,12 @@ def group_verify(ck, scale, rng):
     f = fib25()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        info = {"data_type": "uint64", "num_channels": 1, "scales": [
-            {"key": "s", "size": [128, 128, 64], "chunk_sizes": [[64, 64, 64]],
-             "encoding": "compressed_segmentation",
+        info = {"type": "segmentation", "data_type": "uint64", "num_channels": 1, "scales": [
+            {"key": "s", "size": [128, 128, 64], "resolution": [8, 8, 8],
+             "chunk_sizes": [[64, 64, 64]], "encoding": "compressed_segmentation",
              "compressed_segmentation_block_size": [8, 8, 8]},
-            {"key": "r", "size": [64, 64, 64], "chunk_sizes": [[32, 32, 32]], "encoding": "raw"}]}
+            {"key": "r", "size": [64, 64, 64], "resolution": [16, 16, 16],
+             "chunk_sizes": [[32, 32, 32]], "encoding": "raw"}]}
         (root / "info").write_text(json.dumps(info))
         (root / "s").mkdir()
         (root / "r").mkdir()
