@@ -394,3 +394,16 @@ def test_zlib_chunk_files_unsharded(tmp_path, capsys):
     assert bad["file"] == name and "zlib stream where gzip is declared" in bad["reason"]
     assert "Neuroglancer's gzip decoder rejects" in bad["reason"]
     assert report["summary"]["ok"] == 3
+
+
+def test_sharding_the_shard_reader_refuses_is_a_scale_error(copy):
+    """A sharding member the shard reader does not know (the info check lets
+    it through): that scale is an error, verify does not crash."""
+    root, _ = copy("ngcodec-cseg")
+    info = json.loads((root / "info").read_text())
+    info["scales"][0]["sharding"]["extra"] = 1
+    (root / "info").write_text(json.dumps(info))
+    code, report = run_json(root)
+    assert code == 1
+    [error] = report["scale_errors"]
+    assert error["scale"] == KEY and "unknown members" in error["reason"]

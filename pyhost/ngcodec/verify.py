@@ -677,7 +677,11 @@ def _verify(path, limits, jobs, require_all, strict, progress_stream, printer):
         if sc.status != "verified":
             continue
         if sc.sharded:
-            sc.store = ShardedStore(storage, sc.key, sc.geometry.sharding, limits=limits)
+            try:
+                sc.store = ShardedStore(storage, sc.key, sc.geometry.sharding, limits=limits)
+            except NgcodecError as exc:
+                sc._error(f"{type(exc).__name__}: {exc}")
+                continue
         nested = [k + "/" for k in keys if k != sc.key and k.startswith(sc.key + "/")]
         for kind, relname, what in list_scale(sc, storage, report, nested):
             items.append((kind, sc, relname, what))
