@@ -37,8 +37,10 @@ The format (Neuroglancer's ``sharded.md``), as this module reads and writes it:
 Everything here treats its input as untrusted: every offset and size is
 checked against the file size before it is used, gzip streams are inflated
 under a cap, chunk ids must be strictly increasing (no duplicates; the
-readers of Neuroglancer search them by bisection) and the data ranges of one
-minishard may not overlap or wrap around. Every failure is an
+readers of Neuroglancer search them by bisection), the data ranges of one
+minishard may not wrap around or overlap their own index, and (when the
+caller names the shard) every id must hash to the shard and minishard it is
+listed in. Every failure is an
 :class:`~ngcodec.InvalidFormatError` whose message names the file, the
 minishard and what is wrong.
 """
@@ -438,11 +440,19 @@ class MinishardIndex(NamedTuple):
         return 24 * len(self.chunk_ids)
 
 
-def decode_minishard_index(data, minishard, spec, file_size, what, max_bytes):
+def decode_minishard_index(data, minishard, spec, file_size, what, max_bytes, *,
+                           index_range=None, shard=None):
     """A :class:`MinishardIndex` from the stored bytes of minishard
     *minishard*'s index: inflated (gzip; a zlib stream is accepted and
     flagged) under *max_bytes*, its ids strictly increasing and every data
-    range inside the *file_size*-byte file."""
+    range inside the *file_size*-byte file.
+
+    *index_range*: the absolute ``(start, end)`` of this index in the file;
+    a chunk's data may not overlap it. *shard*: the shard the index was read
+    from; every chunk id must hash to that shard and *minishard* (else no
+    reader could find it: the index is damaged). Both checks are skipped
+    when None (:meth:`~.sharded.ShardedStore.check_shard` reports those
+    problems per chunk instead)."""
     where = f"{what}: minishard {minishard}"
     zlib_stream = False
     if spec.minishard_index_encoding == "gzip":
@@ -452,32 +462,52 @@ def decode_minishard_index(data, minishard, spec, file_size, what, max_bytes):
         _fail(where, f"minishard index is {len(data)} bytes, not a multiple of 24")
     n = len(data) // 24
     arr = np.frombuffer(data, dtype="<u8").reshape(3, n)
+    fs = np.uint64(file_size)
     with np.errstate(over="ignore"):
         ids = np.cumsum(arr[0], dtype=np.uint64)
         deltas, sizes = arr[1].astype(np.uint64), arr[2].astype(np.uint64)
         if n > 1:
+            # A wrap of the running sum shows as a decrease, so this also
+            # catches deltas that overflow uint64.
             bad = np.nonzero(ids[1:] <= ids[:-1])[0]
             if len(bad):
                 i = int(bad[0]) + 1
                 what_kind = "a duplicate" if int(arr[0, i]) == 0 else "not increasing (unsorted)"
                 _fail(where, f"minishard index entry {i}: chunk id {int(ids[i])} is {what_kind}"
                              f" (previous {int(ids[i - 1])})")
-        fs = np.uint64(file_size)
         big = np.nonzero((deltas > fs) | (sizes > fs))[0]
         if len(big):
             i = int(big[0])
             _fail(where, f"chunk {int(ids[i])}: data offset delta {int(deltas[i])} or size "
                          f"{int(sizes[i])} is past the end of the {file_size}-byte shard file")
         ends = np.cumsum(deltas + sizes, dtype=np.uint64) + np.uint64(spec.shard_index_bytes)
-    # Terms are each below 2**63: a wrap of the sums shows as a decrease.
+    # Terms are each below 2**63 (file sizes are): a wrap of the sums shows
+    # as a decrease, and every end at most the file size bounds all ranges.
     if n:
         dec = np.nonzero(ends[1:] < ends[:-1])[0] if n > 1 else []
         past = np.nonzero(ends > fs)[0]
         if len(dec) or len(past) or int(ends[0]) < spec.shard_index_bytes:
-            i = int(dec[0]) + 1 if len(dec) else int(past[0])
+            i = int(dec[0]) + 1 if len(dec) else int(past[0]) if len(past) else 0
             _fail(where, f"chunk {int(ids[i])}: data range ends past the end of the "
                          f"{file_size}-byte shard file (or wraps around)")
     starts = ends - sizes
+    if n and index_range is not None:
+        # Ranges of one minishard are in order and disjoint by construction
+        # (offsets are unsigned deltas from the previous end); the index
+        # itself is the one other range a reader of this minishard sees.
+        lo, hi = np.uint64(index_range[0]), np.uint64(index_range[1])
+        hit = np.nonzero((sizes > 0) & (starts < hi) & (ends > lo))[0]
+        if len(hit):
+            i = int(hit[0])
+            _fail(where, f"chunk {int(ids[i])}: data range [{int(starts[i])}, {int(ends[i])}) "
+                         f"overlaps the minishard index [{index_range[0]}, {index_range[1]})")
+    if n and shard is not None:
+        s_arr, m_arr = spec.locate_array(ids)
+        wrong = np.nonzero((s_arr != np.uint64(shard)) | (m_arr != np.uint64(minishard)))[0]
+        if len(wrong):
+            i = int(wrong[0])
+            _fail(where, f"chunk id {int(ids[i])} hashes to shard {int(s_arr[i])} minishard "
+                         f"{int(m_arr[i])}, not to this one (damaged minishard index)")
     return MinishardIndex(ids, starts, sizes, zlib_stream)
 
 

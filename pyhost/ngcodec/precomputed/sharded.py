@@ -13,8 +13,17 @@ entry of the chunk's minishard, that minishard's index (cached, bounded LRU),
 then the chunk's bytes. The size of each shard file is read once (and cached
 with its minishard indices) and every range is checked against it before
 anything is read; gzip is inflated under a cap (``limits.memory_bytes`` when
-limits are given, else 4 GiB); a chunk whose stored size exceeds
-``limits.memory_bytes`` raises :class:`~ngcodec.ResourceLimitError`.
+limits are given, else 4 GiB); a shard index, minishard index or chunk whose
+stored size exceeds ``limits.memory_bytes`` raises
+:class:`~ngcodec.ResourceLimitError` before it is read, and no coalesced
+read is larger. A minishard index whose ids do not hash to its shard and
+minishard, or whose chunk data overlaps the index itself, is damaged
+(InvalidFormatError); :meth:`ShardedStore.shard_entries` and
+:meth:`ShardedStore.iter_shard`, which see the whole shard, also refuse any
+two overlapping ranges. Where gzip is declared, a zlib stream is read (as
+the readers of neuroglancer-scripts' output do) but
+:meth:`ShardedStore.check_shard` reports it, since Neuroglancer and
+tensorstore refuse it.
 
 The cache assumes no other process rewrites the shards while the store is
 open (as Neuroglancer and tensorstore's caches do between revalidations);
@@ -72,6 +81,8 @@ __all__ = [
 DEFAULT_MAX_BYTES = (1 << 32) - 1  # without limits: nothing past wasm32's 4 GiB
 COALESCE_GAP = 64 << 10  # read neighbouring chunks in one request across gaps this small
 MAX_READ = 64 << 20  # one coalesced read at most this large
+ENTRY_OVERHEAD = 256  # bytes charged per cache entry beside its arrays (dict, tuple, objects)
+MAX_CACHED_SHARDS = 1 << 16  # shard sizes remembered (absent shards too)
 
 
 class ShardProblem(NamedTuple):
@@ -115,7 +126,7 @@ class _Shard:
 
     def __init__(self, size):
         self.size = size
-        self.index = None  # the whole decoded shard index, once read
+        self.index = None  # the whole decoded shard index, once read (counted in the budget)
 
 
 class ShardedStore:
@@ -127,8 +138,10 @@ class ShardedStore:
     :param sharding: the scale's ``"sharding"`` dict (or a ShardingSpec)
     :param limits: :class:`~ngcodec.Limits` for untrusted data (None: the
         package default; the inflate cap is its ``memory_bytes``)
-    :param cache_bytes: budget of the minishard index cache (24 bytes per
-        chunk entry)
+    :param cache_bytes: budget of the index cache: decoded minishard
+        indices (24 bytes per chunk entry) and whole shard indices (16 bytes
+        per minishard), each entry charged a little more for its overhead;
+        least recently used entries go first
     """
 
     def __init__(self, storage, key, sharding, limits=None, cache_bytes=64 << 20):
@@ -139,7 +152,7 @@ class ShardedStore:
         self.limits = limits
         self.cache_bytes = cache_bytes
         self._lock = threading.Lock()
-        self._shards = {}  # shard -> _Shard, or None for a missing file
+        self._shards = OrderedDict()  # shard -> _Shard, or None for a missing file
         self._minishards = OrderedDict()  # (shard, minishard) -> MinishardIndex
         self._cached_bytes = 0
         self._write_locks = {}
@@ -205,6 +218,7 @@ class ShardedStore:
     def _shard(self, shard):
         with self._lock:
             if shard in self._shards:
+                self._shards.move_to_end(shard)
                 return self._shards[shard]
         size = self.storage.size(self.shard_key(shard))
         info = None
@@ -215,7 +229,12 @@ class ShardedStore:
                     f"{self.spec.shard_index_bytes}-byte shard index (truncated?)")
             info = _Shard(size)
         with self._lock:
-            return self._shards.setdefault(shard, info)
+            info = self._shards.setdefault(shard, info)
+            while len(self._shards) > MAX_CACHED_SHARDS:
+                _, old = self._shards.popitem(last=False)
+                if old is not None and old.index is not None:
+                    self._cached_bytes -= old.index.nbytes + ENTRY_OVERHEAD
+            return info
 
     def _read(self, shard, start, length, what):
         """Exactly *length* bytes at *start* of the shard (already checked
@@ -235,8 +254,9 @@ class ShardedStore:
                 self._minishards.move_to_end(k)
                 return mi
         what = self.describe(shard)
-        if info.index is not None:
-            start, end = (int(v) for v in info.index[minishard])
+        index = info.index
+        if index is not None:
+            start, end = (int(v) for v in index[minishard])
         else:
             raw = self._read(shard, 16 * minishard, 16, what)
             start, end = decode_shard_index_entry(raw, minishard, self.spec, info.size, what)
@@ -246,7 +266,8 @@ class ShardedStore:
             self._check_size(end - start, f"{what}: minishard {minishard}: minishard index")
             data = self._read(shard, start, end - start, f"{what}: minishard {minishard}")
             mi = decode_minishard_index(data, minishard, self.spec, info.size, what,
-                                        self._max_bytes())
+                                        self._max_bytes(), index_range=(start, end),
+                                        shard=shard)
         self._cache(k, mi)
         return mi
 
@@ -255,10 +276,23 @@ class ShardedStore:
             if k in self._minishards:
                 return
             self._minishards[k] = mi
-            self._cached_bytes += mi.nbytes
-            while self._cached_bytes > self.cache_bytes and len(self._minishards) > 1:
-                _, old = self._minishards.popitem(last=False)
-                self._cached_bytes -= old.nbytes
+            self._cached_bytes += mi.nbytes + ENTRY_OVERHEAD
+            self._evict()
+
+    def _evict(self):
+        """Drops least recently used minishard indices, then whole shard
+        indices, until the cache is within budget (the newest entry stays).
+        Called with the lock held."""
+        while self._cached_bytes > self.cache_bytes and len(self._minishards) > 1:
+            _, old = self._minishards.popitem(last=False)
+            self._cached_bytes -= old.nbytes + ENTRY_OVERHEAD
+        if self._cached_bytes > self.cache_bytes:
+            for info in self._shards.values():
+                if self._cached_bytes <= self.cache_bytes:
+                    break
+                if info is not None and info.index is not None:
+                    self._cached_bytes -= info.index.nbytes + ENTRY_OVERHEAD
+                    info.index = None
 
     def decode_data(self, stored, what):
         """The chunk bytes of stored data (gzip undone under the cap)."""
@@ -323,6 +357,8 @@ class ShardedStore:
         wanted = sorted(wanted)
         i = 0
         what = self.describe(shard)
+        # A coalesced read may not hold more than one chunk may.
+        max_read = min(MAX_READ, self._max_bytes())
         while i < len(wanted):
             start, size, cid, m = wanted[i]
             self._check_size(size, f"{what}: minishard {m}: chunk {cid}")
@@ -330,7 +366,7 @@ class ShardedStore:
             end = start + size
             while j < len(wanted):
                 s2, z2 = wanted[j][0], wanted[j][1]
-                if s2 - end > COALESCE_GAP or max(end, s2 + z2) - start > MAX_READ:
+                if s2 - end > COALESCE_GAP or max(end, s2 + z2) - start > max_read:
                     break
                 self._check_size(z2, f"{what}: minishard {wanted[j][3]}: chunk {wanted[j][2]}")
                 end = max(end, s2 + z2)
@@ -341,26 +377,47 @@ class ShardedStore:
             i = j
 
     def _shard_index(self, shard, info):
-        if info.index is None:
+        index = info.index
+        if index is None:
             what = self.describe(shard)
+            self._check_size(self.spec.shard_index_bytes, f"{what}: shard index")
             raw = self._read(shard, 0, self.spec.shard_index_bytes, what)
-            info.index = decode_shard_index(raw, self.spec, info.size, what)
-        return info.index
+            index = decode_shard_index(raw, self.spec, info.size, what)
+            with self._lock:
+                if info.index is None:
+                    info.index = index
+                    self._cached_bytes += index.nbytes + ENTRY_OVERHEAD
+                    self._evict()
+        return index
 
     def shard_entries(self, shard):
         """``[(chunk_id, minishard, start, size)]`` of every chunk of shard
         *shard* in file order ([] when the file is absent); every index is
-        checked (InvalidFormatError for the first problem)."""
+        checked, and no two ranges of the file (minishard indices, chunk
+        data) may overlap (InvalidFormatError for the first problem)."""
         info = self._shard(shard)
         if info is None:
             return []
         index = self._shard_index(shard, info)
         entries = []
+        ranges = []  # (start, end, label, minishard) of every non-empty range
         for m in np.nonzero(index[:, 0] != index[:, 1])[0].tolist():
             mi = self._minishard(shard, m, info)
+            ranges.append((int(index[m, 0]), int(index[m, 1]),
+                           f"the minishard index of minishard {m}", m))
             entries.extend(zip(mi.chunk_ids.tolist(), [m] * len(mi.chunk_ids),
                                mi.starts.tolist(), mi.sizes.tolist()))
         entries.sort(key=lambda e: e[2])
+        ranges.extend((s, s + z, f"the data of chunk {c}", m) for c, m, s, z in entries if z)
+        ranges.sort()
+        # Sorted by start, a range overlaps an earlier one iff it starts
+        # before the furthest end seen so far.
+        reach = None
+        for r in ranges:
+            if reach is not None and r[0] < reach[1]:
+                _fail_overlap(self.describe(shard), r, reach)
+            if reach is None or r[1] > reach[1]:
+                reach = r
         return entries
 
     def iter_shard(self, shard, stored=False):
@@ -407,6 +464,11 @@ class ShardedStore:
                        f"{spec.shard_index_bytes}-byte shard index (truncated?)")
             return report
         max_bytes = self._max_bytes()
+        try:
+            self._check_size(spec.shard_index_bytes, "shard index")
+        except ResourceLimitError as e:
+            report.add(str(e))
+            return report
         raw = self.storage.read_range(k, 0, spec.shard_index_bytes)
         if raw is None or len(raw) != spec.shard_index_bytes:
             report.add("the shard index could not be read in full")
@@ -424,6 +486,11 @@ class ShardedStore:
                 minishards.append((m, start, end))
         chunks = []
         for m, start, end in minishards:
+            try:
+                self._check_size(end - start, "minishard index")
+            except ResourceLimitError as e:
+                report.add(str(e), m)
+                continue
             data = self.storage.read_range(k, start, end - start)
             if data is None or len(data) != end - start:
                 report.add("the minishard index could not be read in full", m)
@@ -491,9 +558,11 @@ class ShardedStore:
 
     def _forget(self, shard):
         with self._lock:
-            self._shards.pop(shard, None)
+            info = self._shards.pop(shard, None)
+            if info is not None and info.index is not None:
+                self._cached_bytes -= info.index.nbytes + ENTRY_OVERHEAD
             for k in [k for k in self._minishards if k[0] == shard]:
-                self._cached_bytes -= self._minishards.pop(k).nbytes
+                self._cached_bytes -= self._minishards.pop(k).nbytes + ENTRY_OVERHEAD
 
     def write_shards(self, chunks, fsync=False, replace=False, stored=False, threads=None):
         """Writes *chunks* ``{chunk_id: bytes or None}`` (None deletes the
@@ -564,6 +633,13 @@ class ShardedStore:
 _EMPTY = MinishardIndex(np.zeros(0, np.uint64), np.zeros(0, np.uint64), np.zeros(0, np.uint64))
 _ZLIB_TEXT = ("the {what} is a zlib stream where gzip is declared (neuroglancer-scripts writes "
               "those; Neuroglancer and tensorstore reject them)")
+
+
+def _fail_overlap(file, r, other):
+    """Raises the InvalidFormatError of range *r* overlapping *other*, both
+    ``(start, end, label, minishard)``."""
+    raise InvalidFormatError(f"{file}: minishard {r[3]}: {r[2]} [{r[0]}, {r[1]}) overlaps "
+                             f"{other[2]} [{other[0]}, {other[1]})")
 
 
 def _is_zlib(data):
