@@ -206,3 +206,21 @@ def decode_paths(buf, chunk_size, block_size, dtype, num_channels=1):
             out.append(info)
     return out
 
+
+def write_sharded(root, key, sharding, chunks, writer):
+    """Writes *chunks* ({chunk id: bytes}) as the shards of *key* under
+    *root* with *sharding* (a sharding dict), by "tensorstore" (its
+    neuroglancer_uint64_sharded kvstore) or "ngcodec" (ShardedStore)."""
+    import struct
+
+    from ngcodec.precomputed.sharded import ShardedStore
+    from ngcodec.precomputed.storage import LocalStorage
+    if writer == "tensorstore":
+        import tensorstore as ts
+        kv = ts.KvStore.open({"driver": "neuroglancer_uint64_sharded",
+                              "base": f"file://{root}/{key}/", "metadata": sharding}).result()
+        with ts.Transaction() as txn:
+            for cid, value in chunks.items():
+                kv.with_transaction(txn)[struct.pack(">Q", cid)] = value
+    else:
+        ShardedStore(LocalStorage(root), key, sharding).write_shards(chunks)

@@ -25,8 +25,9 @@ import pytest
 from ngcodec import InvalidFormatError, Limits, ResourceLimitError
 from ngcodec.precomputed.sharded import ShardedStore
 from ngcodec.precomputed.storage import LocalStorage
+from tests import common
 
-ts = pytest.importorskip("tensorstore")
+import tensorstore as ts  # the test extra installs it: never skipped
 
 U64 = (1 << 64) - 1
 KEY = "s"
@@ -47,14 +48,7 @@ CHUNKS = {i: bytes([i]) * (20 + 7 * i) for i in (0, 1, 2, 3, 8, 9, 10, 11, 4, 13
 def write(tmp_path, writer, sp, chunks=CHUNKS):
     """A directory holding *chunks* written by *writer* under key "s"."""
     root = tmp_path / writer
-    if writer == "tensorstore":
-        kv = ts.KvStore.open({"driver": "neuroglancer_uint64_sharded",
-                              "base": f"file://{root}/{KEY}/", "metadata": sp}).result()
-        with ts.Transaction() as txn:
-            for k, v in chunks.items():
-                kv.with_transaction(txn)[struct.pack(">Q", k)] = v
-    else:
-        ShardedStore(LocalStorage(root), KEY, sp).write_shards(chunks)
+    common.write_sharded(root, KEY, sp, chunks, writer)
     return root
 
 

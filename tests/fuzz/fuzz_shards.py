@@ -55,6 +55,7 @@ import numpy as np
 from ngcodec import InvalidFormatError, Limits, ResourceLimitError
 from ngcodec.precomputed.sharded import ShardedStore
 from ngcodec.precomputed.storage import LocalStorage
+from tests import common
 
 try:
     import tensorstore as ts
@@ -106,14 +107,7 @@ def make_seeds(seed, workdir):
                   for c in ids}
         for writer in (("tensorstore", "ngcodec") if ts is not None else ("ngcodec",)):
             root = Path(workdir) / f"seed{i}_{writer}"
-            if writer == "tensorstore":
-                kv = ts.KvStore.open({"driver": "neuroglancer_uint64_sharded",
-                                      "base": f"file://{root}/{KEY}/", "metadata": sp}).result()
-                with ts.Transaction() as txn:
-                    for c, v in chunks.items():
-                        kv.with_transaction(txn)[struct.pack(">Q", c)] = v
-            else:
-                ShardedStore(LocalStorage(root), KEY, sp).write_shards(chunks)
+            common.write_sharded(root, KEY, sp, chunks, writer)
             store = ShardedStore(LocalStorage(root), KEY, sp)
             shards = store.list_shards()
             best = max(shards, key=lambda s: len(store.shard_entries(s)))
