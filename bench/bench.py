@@ -37,7 +37,6 @@ unless something crashed or an implementation returned a wrong result.
 import argparse
 import datetime
 import gc
-import importlib.metadata
 import json
 import math
 import os
@@ -56,7 +55,7 @@ import numpy as np
 
 import ngcodec
 
-from machine import copy_speed, cpu_model  # bench/machine.py, beside this script
+from machine import copy_speed, cpu_model, git_describe, version_of  # bench/machine.py, beside this script
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -245,13 +244,6 @@ def markdown_table(rows):
 # Environment
 # --------------------------------------------------------------------------
 
-def version_of(dist):
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
-
-
 def physical_cores():
     try:
         pairs = set()
@@ -269,18 +261,6 @@ def physical_cores():
         return len(pairs) or None
     except OSError:
         return None
-
-
-def git_describe():
-    try:
-        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain",
-                                "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return head + (" + uncommitted changes" if dirty else "") if head else "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 def node_version(node):

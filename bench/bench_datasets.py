@@ -70,7 +70,6 @@ table gives medians, and ratios are medians of per-round ratios.
 import argparse
 import datetime
 import gc
-import importlib.metadata
 import json
 import math
 import os
@@ -92,7 +91,7 @@ import ngcodec
 import ngcodec.precomputed as ngp
 from ngcodec.precomputed.sharded import propose_sharding, shard_boxes
 
-from machine import copy_speed, cpu_model  # bench/machine.py, beside this script
+from machine import copy_speed, cpu_model, git_describe, version_of  # bench/machine.py, beside this script
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -550,25 +549,6 @@ def markdown_table(rows):
     for r in rows:
         out.append("| " + " | ".join(c.replace("|", "\\|") for c in r) + " |")
     return "\n".join(out)
-
-
-def version_of(dist):
-    try:
-        return importlib.metadata.version(dist)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
-
-
-def git_describe():
-    try:
-        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain",
-                                "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-        return head + (" + uncommitted changes" if dirty else "") if head else "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 def load():

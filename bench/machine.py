@@ -1,8 +1,10 @@
-"""What every benchmark table records about the machine it ran on: the CPU
-model and the speed of a NumPy copy of 2 MiB (these VMs change kind between
-sessions, and ratios move with them)."""
+"""What every benchmark table records about where it ran: the CPU model and
+the speed of a NumPy copy of 2 MiB (these VMs change kind between sessions,
+and ratios move with them), package versions and the git commit."""
 
+import importlib.metadata
 import platform
+import subprocess
 import time
 from pathlib import Path
 
@@ -35,3 +37,26 @@ def describe():
     """One line: "CPU, N logical CPUs, NumPy 2 MiB copy X GB/s"."""
     import os
     return f"{cpu_model()}, {os.cpu_count()} logical CPUs, NumPy 2 MiB copy {copy_speed():.1f} GB/s"
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def version_of(dist):
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def git_describe():
+    """The checkout's short commit, with "+ uncommitted changes" if dirty."""
+    try:
+        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain",
+                                "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return head + (" + uncommitted changes" if dirty else "") if head else "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
