@@ -14,7 +14,7 @@ from . import runtime
 from .errors import error_for_status
 from .limits import resolve
 
-__all__ = ["encode", "decode", "DTYPES"]
+__all__ = ["encode", "decode", "view", "DTYPES"]
 
 DTYPES = geo.PRECOMPUTED_DTYPES
 
@@ -39,10 +39,10 @@ def encode(array, *, limits=None):
     return a.astype(dtype, copy=False).tobytes()
 
 
-def decode(buf, chunk_size, dtype, num_channels=1, out=None, *, limits=None):
-    """Decodes a raw chunk into a new (or the given *out*, any writable view
-    of that shape and dtype) (C, Z, Y, X) array. *limits* caps the declared
-    size (see :class:`ngcodec.Limits`)."""
+def view(buf, chunk_size, dtype, num_channels=1, *, limits=None):
+    """A read-only (C, Z, Y, X) view of a raw chunk's bytes, checked as
+    :func:`decode` checks them, with no copy: for callers that copy a part
+    of the chunk anyway (a box's edge), one copy instead of two."""
     what = "raw decode"
     chunk_size = geo.xyz(chunk_size, "chunk size", 0, what)
     num_channels = geo.channels(num_channels, what)
@@ -55,8 +55,15 @@ def decode(buf, chunk_size, dtype, num_channels=1, out=None, *, limits=None):
         raise error_for_status("NGC_ERR_SIZE_MISMATCH", what, f" ({size} bytes, expected {expected} for "
                                f"{num_channels} channel(s) of {chunk_size} {dtype.name})")
     shape = (num_channels, chunk_size[2], chunk_size[1], chunk_size[0])
-    decoded = np.frombuffer(data, dtype=dtype).reshape(shape)
+    return np.frombuffer(data, dtype=dtype).reshape(shape)
+
+
+def decode(buf, chunk_size, dtype, num_channels=1, out=None, *, limits=None):
+    """Decodes a raw chunk into a new (or the given *out*, any writable view
+    of that shape and dtype) (C, Z, Y, X) array. *limits* caps the declared
+    size (see :class:`ngcodec.Limits`)."""
+    decoded = view(buf, chunk_size, dtype, num_channels, limits=limits)
     if out is None:
         return decoded.copy()
-    geo.output_array(out, shape, dtype, what)[...] = decoded
+    geo.output_array(out, decoded.shape, decoded.dtype, "raw decode")[...] = decoded
     return out

@@ -49,10 +49,23 @@ class ChunkCodec:
             return self.num_channels * (4 + 8 * blocks + voxels * (self.dtype.itemsize + 4))
         return 2 * n + (64 << 10)  # jpeg: headers and a worst-case quality
 
-    def decode(self, data, shape, out=None, what="chunk"):
+    def decode(self, data, shape, out=None, what="chunk", part=None):
         """Decodes *data* as a chunk of *shape* (x, y, z) into *out* (any
-        writable (C, Z, Y, X) view) or a new array. Errors name *what*."""
+        writable (C, Z, Y, X) view) or a new array. With *part* (slices of
+        the chunk, (C, Z, Y, X) order), only that part goes into *out*: raw
+        chunks are then copied once, from their bytes. Errors name *what*."""
+        if part is not None:
+            if self.encoding == "raw":
+                out[...] = self._decode(data, shape, None, what, view=True)[part]
+            else:
+                out[...] = self._decode(data, shape, None, what)[part]
+            return out
+        return self._decode(data, shape, out, what)
+
+    def _decode(self, data, shape, out, what, view=False):
         try:
+            if view:
+                return raw.view(data, shape, self.dtype, self.num_channels, limits=self.limits)
             if self.encoding == "compressed_segmentation":
                 return compressed_segmentation.decode(
                     data, shape, self.dtype, self.block_size, self.num_channels, out,

@@ -271,10 +271,10 @@ class Volume:
         shard, minishard = self._store.shard_of(cid)
         return f"{self._store.describe(shard)}: minishard {minishard}: chunk {cid} at {grid}"
 
-    def _decode(self, data, grid, cid=None, out=None):
+    def _decode(self, data, grid, cid=None, out=None, part=None):
         lo, hi = self._scale.chunk_box(grid)
         shape = tuple(b - a for a, b in zip(lo, hi))
-        return self.codec.decode(data, shape, out=out, what=self._what(grid, cid))
+        return self.codec.decode(data, shape, out=out, what=self._what(grid, cid), part=part)
 
     # ------------------------------------------------------------ reading
 
@@ -296,7 +296,7 @@ class Volume:
             if whole:  # one copy: linear memory -> its place in buf
                 self._decode(data, grid, cid, out=buf[in_box])
             else:
-                buf[in_box] = self._decode(data, grid, cid)[in_chunk]
+                self._decode(data, grid, cid, out=buf[in_box], part=in_chunk)
 
         if self.sharding is None:
             def task(batch):
@@ -307,9 +307,14 @@ class Volume:
             pairs = list(zip(grids, self._cids(grids)))
 
             def task(batch):
-                found = self._store.get_many([c for _, c in batch])
+                # Stored bytes for the batch, inflated one chunk at a time:
+                # a thread holds one decoded chunk's bytes, not a batch's.
+                found = self._store.get_many([c for _, c in batch], stored=True)
                 for g, c in batch:
-                    place(g, found.pop(c, None), c)
+                    data = found.pop(c, None)
+                    if data is not None:
+                        data = self._store.decode_data(data, self._what(g, c))
+                    place(g, data, c)
             self._run(task, self._shard_tasks(pairs))
         return buf.transpose(3, 2, 1, 0)
 
@@ -411,12 +416,14 @@ class Volume:
             old = self._store.get_many(partial) if partial else {}
 
             def encode(pair):
+                # data_encoding (gzip) applied here, on the threads, so only
+                # stored bytes outlive the task
                 g, c = pair
-                return self.codec.encode(chunk(g, lambda: old.get(c)))
+                return self._store.encode_data(self.codec.encode(chunk(g, lambda: old.get(c))))
 
             encoded = self._run(encode, batch)
             self._store.write_shards({c: e for (_, c), e in zip(batch, encoded)},
-                                     fsync=self.fsync, threads=self.threads)
+                                     fsync=self.fsync, stored=True)
 
     def _shard_batches(self, pairs):
         """*pairs* grouped by shard, shards joined into batches of at least
