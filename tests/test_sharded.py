@@ -239,3 +239,47 @@ def test_group_by_shard(tmp_path, h):
         {store.shard_name(s): set(g) for s, g in groups.items()}
     with pytest.raises(ValueError):
         group_by_shard([-1], sp)
+
+
+BAD_SHARDINGS = [
+    ({"extra": 1}, r"unknown members \['extra'\]"),
+    ({"data_encodng": "gzip"}, r"unknown members \['data_encodng'\]"),
+    ({"minishard_bits": 33}, r"minishard_bits: must be an integer in \[0, 32\]"),
+    ({"shard_bits": -1}, r"shard_bits: must be an integer in \[0, 64\]"),
+    ({"minishard_bits": 32, "shard_bits": 33}, "at most 64"),
+    ({"hash": "md5"}, "hash: must be one of identity, murmurhash3_x86_128"),
+    ({"data_encoding": "zlib"}, "data_encoding: must be one of raw, gzip"),
+    ({"preshift_bits": None}, "preshift_bits: must be an integer"),
+    ({"@type": "neuroglancer_uint64_sharded_v2"}, "@type: must be"),
+]
+
+
+@pytest.mark.parametrize("change, message", BAD_SHARDINGS,
+                         ids=[m.split(":")[0][:24] for _, m in BAD_SHARDINGS])
+def test_one_sharding_validator_as_strict_as_tensorstore(tmp_path, change, message):
+    """validate_info and the shard reader refuse the same specs with the same
+    words (one validator), and tensorstore refuses each of them too."""
+    from ngcodec import InvalidInfoError
+    from ngcodec.precomputed.info import validate_sharding
+    from ngcodec.precomputed.shard_format import ShardingSpec
+    good = {"@type": "neuroglancer_uint64_sharded_v1", "preshift_bits": 0, "hash": "identity",
+            "minishard_bits": 1, "shard_bits": 1}
+    bad = {**good, **change}
+    with pytest.raises(InvalidInfoError, match=message) as via_info:
+        validate_sharding(bad, "info", "scales[0].sharding")
+    with pytest.raises(InvalidInfoError, match=message) as via_spec:
+        ShardingSpec.from_json(bad, where="info: scales[0].sharding")
+    assert str(via_info.value) == str(via_spec.value)
+    assert str(via_info.value).startswith("info: scales[0].sharding")
+    spec = {"driver": "neuroglancer_precomputed",
+            "kvstore": {"driver": "file", "path": str(tmp_path)},
+            "multiscale_metadata": {"type": "segmentation", "data_type": "uint64",
+                                    "num_channels": 1},
+            "scale_metadata": {"size": [8, 8, 8], "chunk_size": [8, 8, 8], "encoding": "raw",
+                               "resolution": [1, 1, 1], "sharding": bad},
+            "create": True}
+    with pytest.raises(ValueError):
+        ts.open(spec).result()
+    # the good one passes both, integers of any kind, defaults filled in
+    assert validate_sharding({**good, "shard_bits": np.int64(1)}) == ShardingSpec.from_json(
+        good).to_json() == {**good, "minishard_index_encoding": "raw", "data_encoding": "raw"}

@@ -396,9 +396,10 @@ def test_zlib_chunk_files_unsharded(tmp_path, capsys):
     assert report["summary"]["ok"] == 3
 
 
-def test_sharding_the_shard_reader_refuses_is_a_scale_error(copy):
-    """A sharding member the shard reader does not know (the info check lets
-    it through): that scale is an error, verify does not crash."""
+def test_unknown_sharding_member_is_a_scale_error(copy):
+    """A sharding member neither ngcodec nor tensorstore knows (the one
+    sharding validator refuses it): that scale is an error naming it, verify
+    does not crash."""
     root, _ = copy("ngcodec-cseg")
     info = json.loads((root / "info").read_text())
     info["scales"][0]["sharding"]["extra"] = 1
@@ -406,4 +407,4 @@ def test_sharding_the_shard_reader_refuses_is_a_scale_error(copy):
     code, report = run_json(root)
     assert code == 1
     [error] = report["scale_errors"]
-    assert error["scale"] == KEY and "unknown members" in error["reason"]
+    assert error["scale"] == KEY and "unknown members ['extra']" in error["reason"]

@@ -19,6 +19,7 @@ import numbers
 import numpy as np
 
 from ..errors import InvalidInfoError, NgcodecError
+from .shard_format import ShardingSpec
 from .storage import check_key
 
 __all__ = ["DATA_TYPES", "ENCODINGS", "validate_info", "validate_sharding", "Scale",
@@ -27,9 +28,6 @@ __all__ = ["DATA_TYPES", "ENCODINGS", "validate_info", "validate_sharding", "Sca
 DATA_TYPES = ("uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "float32")
 ENCODINGS = ("raw", "compressed_segmentation", "jpeg")
 VOLUME_TYPES = ("image", "segmentation")
-SHARDING_TYPE = "neuroglancer_uint64_sharded_v1"
-HASHES = ("identity", "murmurhash3_x86_128")
-SHARD_ENCODINGS = ("raw", "gzip")
 
 
 class InfoExistsError(NgcodecError, FileExistsError):
@@ -58,27 +56,9 @@ def _triple(value, where, key, minimum=None, number=False):
 
 def validate_sharding(sharding, where="info", key="sharding"):
     """A checked copy of a ``neuroglancer_uint64_sharded_v1`` spec, with the
-    encodings' defaults ("raw") filled in."""
-    if not isinstance(sharding, dict):
-        raise _fail(where, key, f"must be an object, got {type(sharding).__name__}")
-    s = dict(sharding)
-    if s.get("@type") != SHARDING_TYPE:
-        raise _fail(where, f"{key}.@type", f"must be {SHARDING_TYPE!r}, got {s.get('@type')!r}")
-    for name in ("preshift_bits", "minishard_bits", "shard_bits"):
-        v = s.get(name)
-        if not _int(v) or not 0 <= v <= 64:
-            raise _fail(where, f"{key}.{name}", f"must be an integer in [0, 64], got {v!r}")
-        s[name] = int(v)
-    if s["minishard_bits"] + s["shard_bits"] > 64:
-        raise _fail(where, key, "minishard_bits + shard_bits must be at most 64, got "
-                    f"{s['minishard_bits']} + {s['shard_bits']}")
-    if s.get("hash") not in HASHES:
-        raise _fail(where, f"{key}.hash", f"must be one of {', '.join(HASHES)}, got {s.get('hash')!r}")
-    for name in ("minishard_index_encoding", "data_encoding"):
-        s.setdefault(name, "raw")
-        if s[name] not in SHARD_ENCODINGS:
-            raise _fail(where, f"{key}.{name}", f"must be raw or gzip, got {s[name]!r}")
-    return s
+    encodings' defaults ("raw") filled in (:class:`~.shard_format.ShardingSpec`
+    is the one validator)."""
+    return ShardingSpec.from_json(sharding, where=f"{where}: {key}").to_json()
 
 
 def _validate_scale(scale, i, info, where):

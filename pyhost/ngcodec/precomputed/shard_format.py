@@ -46,6 +46,7 @@ minishard and what is wrong.
 """
 
 import math
+import numbers
 from typing import NamedTuple
 
 import numpy as np
@@ -251,6 +252,10 @@ def chunk_position(cid, grid_shape):
 
 # ---------------------------------------------------------------- spec
 
+_MEMBERS = {"@type", "preshift_bits", "hash", "minishard_bits", "shard_bits",
+            "minishard_index_encoding", "data_encoding"}
+
+
 class ShardingSpec:
     """A validated ``neuroglancer_uint64_sharded_v1`` sharding spec."""
 
@@ -258,22 +263,28 @@ class ShardingSpec:
                  "minishard_index_encoding", "data_encoding")
 
     def __init__(self, preshift_bits=0, hash="identity", minishard_bits=0, shard_bits=0,
-                 minishard_index_encoding="raw", data_encoding="raw"):
+                 minishard_index_encoding="raw", data_encoding="raw", *, where="sharding"):
+        # The ranges are tensorstore's: a minishard_bits above 32 would make
+        # the shard index (16 << minishard_bits bytes) larger than any shard.
         for name, v, hi in (("preshift_bits", preshift_bits, 64),
                             ("minishard_bits", minishard_bits, 32),
                             ("shard_bits", shard_bits, 64)):
-            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= hi:
-                raise InvalidInfoError(f"sharding: {name} must be an integer in [0, {hi}], "
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not 0 <= v <= hi:
+                raise InvalidInfoError(f"{where}.{name}: must be an integer in [0, {hi}], "
                                        f"got {v!r}")
+        preshift_bits, minishard_bits, shard_bits = map(int, (preshift_bits, minishard_bits,
+                                                               shard_bits))
         if minishard_bits + shard_bits > 64:
-            raise InvalidInfoError(f"sharding: minishard_bits + shard_bits = "
-                                   f"{minishard_bits + shard_bits} exceeds 64")
+            raise InvalidInfoError(f"{where}: minishard_bits + shard_bits must be at most 64, "
+                                   f"got {minishard_bits} + {shard_bits}")
         if hash not in HASHES:
-            raise InvalidInfoError(f"sharding: hash must be one of {HASHES}, got {hash!r}")
+            raise InvalidInfoError(f"{where}.hash: must be one of {', '.join(HASHES)}, "
+                                   f"got {hash!r}")
         for name, v in (("minishard_index_encoding", minishard_index_encoding),
                         ("data_encoding", data_encoding)):
             if v not in ENCODINGS:
-                raise InvalidInfoError(f"sharding: {name} must be one of {ENCODINGS}, got {v!r}")
+                raise InvalidInfoError(f"{where}.{name}: must be one of "
+                                       f"{', '.join(ENCODINGS)}, got {v!r}")
         self.preshift_bits = preshift_bits
         self.hash = hash
         self.minishard_bits = minishard_bits
@@ -282,25 +293,29 @@ class ShardingSpec:
         self.data_encoding = data_encoding
 
     @classmethod
-    def from_json(cls, obj):
-        """The spec of an info's ``"sharding"`` dict (or a ShardingSpec)."""
+    def from_json(cls, obj, where="sharding"):
+        """The spec of an info's ``"sharding"`` dict (or a ShardingSpec): the
+        one validator of sharding specs (``validate_info`` uses it too).
+        Errors are InvalidInfoError and start with *where*."""
         if isinstance(obj, ShardingSpec):
             return obj
         if not isinstance(obj, dict):
-            raise InvalidInfoError(f"sharding must be a JSON object, got {type(obj).__name__}")
+            raise InvalidInfoError(f"{where}: must be an object, got {type(obj).__name__}")
         if obj.get("@type") != SHARDING_TYPE:
-            raise InvalidInfoError(f"sharding: @type must be {SHARDING_TYPE!r}, "
+            raise InvalidInfoError(f"{where}.@type: must be {SHARDING_TYPE!r}, "
                                    f"got {obj.get('@type')!r}")
-        known = {"@type", "preshift_bits", "hash", "minishard_bits", "shard_bits",
-                 "minishard_index_encoding", "data_encoding"}
         for k in ("preshift_bits", "hash", "minishard_bits", "shard_bits"):
             if k not in obj:
-                raise InvalidInfoError(f"sharding: missing member {k!r}")
-        extra = sorted(set(obj) - known)
+                raise InvalidInfoError(f"{where}: missing member {k!r}")
+        # Refused, as tensorstore refuses them: a misspelt "data_encoding"
+        # would otherwise fall back to raw without a word.
+        extra = sorted(set(obj) - _MEMBERS)
         if extra:
-            raise InvalidInfoError(f"sharding: unknown members {extra}")
+            raise InvalidInfoError(f"{where}: unknown members {extra} (the members are "
+                                   f"{', '.join(sorted(_MEMBERS))})")
         return cls(obj["preshift_bits"], obj["hash"], obj["minishard_bits"], obj["shard_bits"],
-                   obj.get("minishard_index_encoding", "raw"), obj.get("data_encoding", "raw"))
+                   obj.get("minishard_index_encoding", "raw"), obj.get("data_encoding", "raw"),
+                   where=where)
 
     def to_json(self):
         return {"@type": SHARDING_TYPE, "preshift_bits": self.preshift_bits, "hash": self.hash,
