@@ -289,6 +289,38 @@ def test_gzip_bomb_and_corrupt_chunk_named(tmp_path):
         open(tmp_path)[3:4, -5:-4, 7:8]
 
 
+def test_sharded_gzip_bomb_refused_at_the_chunk_bound(tmp_path):
+    """Without limits, a sharded chunk's gzip is inflated under the most
+    bytes a valid chunk of its shape takes (16 KiB here), not the 4 GiB
+    default: a 64 MiB bomb is bad data, refused early, naming shard and
+    minishard."""
+    import tracemalloc
+    vol = create(tmp_path, make_info("uint8", sharding=SHARDING)).scale(0, mode="r+")
+    vol[...] = 1
+    store = vol._store
+    [cid] = vol._cids([(0, 0, 0)])
+    store.write_shards({cid: gzip_bytes(bytes(64 << 20))}, stored=True)
+    tracemalloc.start()
+    with pytest.raises(InvalidFormatError,
+                       match=r"\.shard: minishard \d+: chunk \d+ at \(0, 0, 0\): gzip stream "
+                             r"inflates past the 16384-byte cap"):
+        open(tmp_path)[3:4, -5:-4, 7:8]
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 8 << 20, peak
+    assert (open(tmp_path)[35:36, -5:-4, 7:8] == 1).all()  # the other chunks read
+
+
+def test_a_directory_where_a_shard_should_be(tmp_path):
+    vol = create(tmp_path, make_info("uint8", sharding=SHARDING)).scale(0, mode="r+")
+    vol[...] = 1
+    shard = sorted((tmp_path / "s0").glob("*.shard"))[0]
+    shard.unlink()
+    shard.mkdir()
+    with pytest.raises(InvalidFormatError, match=f"{shard.name}: is a directory, not a file"):
+        open(tmp_path)[...]
+
+
 def test_limits_reach_the_codecs(tmp_path):
     info = make_info("uint64", "compressed_segmentation", size=(64, 64, 64), chunk=(64, 64, 64))
     create(tmp_path, info).scale(0)[...] = 3  # a 2 MiB chunk

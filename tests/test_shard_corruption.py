@@ -484,12 +484,14 @@ def test_gzip_bomb_in_minishard_index(tmp_path, writer):
     sh.plant_index(2, bomb(), encode=False)  # 64 MiB of zeros, a 64 KiB stream
     sh.save()
     store = fresh(root, sp, LIMITS)
-    raises(lambda: store.get(2), path, 2, match=r"minishard index: gzip stream inflates past the "
-                                                r"4194304-byte cap")
+    # Past the caller's memory limit: a ResourceLimitError, as the chunk
+    # codecs raise under limits.
+    raises(lambda: store.get(2), path, 2, ResourceLimitError,
+           match=r"minishard index: gzip stream inflates past the memory limit of 4194304 bytes")
     # Refused early: the inflate stops at the cap, never near 64 MiB.
     assert peak_during(lambda: fresh(root, sp, LIMITS).get(2)) < 12 << 20
     (p,) = fresh(root, sp, LIMITS).check_shard(0)
-    assert p.minishard == 2 and "cap" in p.message
+    assert p.minishard == 2 and "memory limit" in p.message and p.error == "ResourceLimitError"
 
 
 @pytest.mark.parametrize("writer", WRITERS)
@@ -503,11 +505,17 @@ def test_gzip_bomb_in_data(tmp_path, writer):
     sh.save()
     store = fresh(root, sp, LIMITS)
     assert store.get(a) == CHUNKS[a]
-    raises(lambda: store.get(b), path, 3, match=f"chunk {b}: gzip stream inflates past the")
-    raises(lambda: store.get_many([a, b]), path, 3)
+    raises(lambda: store.get(b), path, 3, ResourceLimitError,
+           match=f"chunk {b}: gzip stream inflates past the memory limit")
+    raises(lambda: store.get_many([a, b]), path, 3, ResourceLimitError)
     assert peak_during(lambda: fresh(root, sp, LIMITS).get(b)) < 12 << 20
     (p,) = fresh(root, sp, LIMITS).check_shard(0)
-    assert (p.minishard, p.chunk_id) == (3, b) and "cap" in p.message
+    assert (p.minishard, p.chunk_id) == (3, b) and p.error == "ResourceLimitError"
+    # A caller that knows the chunk's shape caps it at the most bytes a valid
+    # chunk takes: bad data, whatever the limits.
+    raises(lambda: fresh(root, sp).decode_data(fresh(root, sp).get(b, stored=True),
+                                               "the chunk", 1 << 20),
+           "", cls=InvalidFormatError, match="inflates past the 1048576-byte cap")
 
 
 @pytest.mark.parametrize("writer", WRITERS)
@@ -599,7 +607,7 @@ def test_gzip_data_inflating_past_memory_limit(tmp_path):
     root = write(tmp_path, "ngcodec", sp, {2: bytes(3 << 20)})
     path = root / KEY / "0.shard"
     raises(lambda: fresh(root, sp, Limits(memory_bytes=2 << 20)).get(2), path, 2,
-           match="inflates past the 2097152-byte cap")
+           ResourceLimitError, match="inflates past the memory limit of 2097152 bytes")
 
 
 def test_shard_index_larger_than_memory_limit(tmp_path):

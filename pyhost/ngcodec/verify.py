@@ -788,16 +788,13 @@ def _record(report, item, result):
     sc.present.update(c for c in ids if chunk_position(c, grid) is not None)
     for p in check:
         if p.chunk_id is None:
-            report.shard_problem(sc, relname, shard, p.minishard, p.message,
-                                 "ResourceLimitError" if "memory limit" in p.message
-                                 else "InvalidFormatError")
+            report.shard_problem(sc, relname, shard, p.minishard, p.message, p.error)
             continue
         known = decoded.get(p.chunk_id)
         if known is not None and known[0] == p.message:  # the decode's own finding
             reason, exc_name, status = known
         else:
-            reason, exc_name, status = p.message, ("ResourceLimitError" if "memory limit"
-                                                   in p.message else "InvalidFormatError"), None
+            reason, exc_name, status = p.message, p.error, None
         report.bad_in_shard(sc, relname, shard, p.minishard, p.chunk_id, reason, exc_name,
                             status)
     sc.counts["ok"] += len(ids - check.bad_chunk_ids)

@@ -456,7 +456,7 @@ class MinishardIndex(NamedTuple):
 
 
 def decode_minishard_index(data, minishard, spec, file_size, what, max_bytes, *,
-                           index_range=None, shard=None):
+                           index_range=None, shard=None, over=None):
     """A :class:`MinishardIndex` from the stored bytes of minishard
     *minishard*'s index: inflated (gzip; a zlib stream is accepted and
     flagged) under *max_bytes*, its ids strictly increasing and every data
@@ -467,12 +467,13 @@ def decode_minishard_index(data, minishard, spec, file_size, what, max_bytes, *,
     from; every chunk id must hash to that shard and *minishard* (else no
     reader could find it: the index is damaged). Both checks are skipped
     when None (:meth:`~.sharded.ShardedStore.check_shard` reports those
-    problems per chunk instead)."""
+    problems per chunk instead). *over*: what inflating past *max_bytes*
+    raises (see :func:`~.storage.inflate`)."""
     where = f"{what}: minishard {minishard}"
     zlib_stream = False
     if spec.minishard_index_encoding == "gzip":
         zlib_stream = len(data) > 0 and not is_gzip(data)
-        data = inflate(data, max_bytes, f"{where}: minishard index")
+        data = inflate(data, max_bytes, f"{where}: minishard index", over=over)
     if len(data) % 24:
         _fail(where, f"minishard index is {len(data)} bytes, not a multiple of 24")
     n = len(data) // 24

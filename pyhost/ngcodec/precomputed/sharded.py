@@ -87,11 +87,14 @@ MAX_CACHED_SHARDS = 1 << 16  # shard sizes remembered (absent shards too)
 
 class ShardProblem(NamedTuple):
     """One problem found by :meth:`ShardedStore.check_shard`. *minishard* and
-    *chunk_id* are None when the problem is not theirs."""
+    *chunk_id* are None when the problem is not theirs; *error* names the
+    exception class a read would raise (``"InvalidFormatError"`` or
+    ``"ResourceLimitError"``)."""
     file: str
     minishard: object
     chunk_id: object
     message: str
+    error: str = "InvalidFormatError"
 
     def __str__(self):
         where = self.file
@@ -114,8 +117,8 @@ class ShardCheck(list):
         self.chunk_ids = []
         self.bad_chunk_ids = set()
 
-    def add(self, message, minishard=None, cid=None):
-        self.append(ShardProblem(self.file, minishard, cid, message))
+    def add(self, message, minishard=None, cid=None, error="InvalidFormatError"):
+        self.append(ShardProblem(self.file, minishard, cid, message, error))
         if cid is not None:
             self.bad_chunk_ids.add(cid)
 
@@ -207,6 +210,13 @@ class ShardedStore:
             return limits.memory_bytes
         return DEFAULT_MAX_BYTES
 
+    def _over(self):
+        """What inflating past _max_bytes raises: the caller's memory limit
+        is a ResourceLimitError; the 4 GiB default is the format's bound."""
+        limits = _resolve_limits(self.limits)
+        return ResourceLimitError if limits is not None and limits.memory_bytes is not None \
+            else None
+
     def _check_size(self, size, what):
         limits = _resolve_limits(self.limits)
         if limits is not None and limits.memory_bytes is not None and size > limits.memory_bytes:
@@ -266,7 +276,7 @@ class ShardedStore:
             self._check_size(end - start, f"{what}: minishard {minishard}: minishard index")
             data = self._read(shard, start, end - start, f"{what}: minishard {minishard}")
             mi = decode_minishard_index(data, minishard, self.spec, info.size, what,
-                                        self._max_bytes(), index_range=(start, end),
+                                        self._max_bytes(), over=self._over(), index_range=(start, end),
                                         shard=shard)
         self._cache(k, mi)
         return mi
@@ -294,10 +304,16 @@ class ShardedStore:
                     self._cached_bytes -= info.index.nbytes + ENTRY_OVERHEAD
                     info.index = None
 
-    def decode_data(self, stored, what):
-        """The chunk bytes of stored data (gzip undone under the cap)."""
+    def decode_data(self, stored, what, max_bytes=None):
+        """The chunk bytes of stored data (gzip undone under the cap: the
+        memory limit, or *max_bytes* when smaller, e.g. the most bytes a
+        valid chunk of its shape takes, which refuses a gzip bomb early as
+        InvalidFormatError)."""
         if self.spec.data_encoding == "gzip":
-            return inflate(stored, self._max_bytes(), what)
+            cap, over = self._max_bytes(), self._over()
+            if max_bytes is not None and max_bytes < cap:
+                cap, over = max_bytes, None
+            return inflate(stored, cap, what, over=over)
         return bytes(stored)
 
     def encode_data(self, data):
@@ -467,7 +483,7 @@ class ShardedStore:
         try:
             self._check_size(spec.shard_index_bytes, "shard index")
         except ResourceLimitError as e:
-            report.add(str(e))
+            report.add(str(e), error="ResourceLimitError")
             return report
         raw = self.storage.read_range(k, 0, spec.shard_index_bytes)
         if raw is None or len(raw) != spec.shard_index_bytes:
@@ -489,7 +505,7 @@ class ShardedStore:
             try:
                 self._check_size(end - start, "minishard index")
             except ResourceLimitError as e:
-                report.add(str(e), m)
+                report.add(str(e), m, error="ResourceLimitError")
                 continue
             data = self.storage.read_range(k, start, end - start)
             if data is None or len(data) != end - start:
@@ -501,9 +517,10 @@ class ShardedStore:
                 if not _is_zlib(data):
                     continue
             try:
-                mi = decode_minishard_index(data, m, spec, size, file, max_bytes)
-            except InvalidFormatError as e:
-                report.add(_strip(str(e), file, m), m)
+                mi = decode_minishard_index(data, m, spec, size, file, max_bytes,
+                                            over=self._over())
+            except (InvalidFormatError, ResourceLimitError) as e:
+                report.add(_strip(str(e), file, m), m, error=type(e).__name__)
                 continue
             ids = mi.chunk_ids.tolist()
             if ids:
@@ -532,7 +549,7 @@ class ShardedStore:
             try:
                 self._check_size(z, f"{file}: minishard {m}: chunk {cid}")
             except ResourceLimitError as e:
-                report.add(_strip(str(e), file, m, cid), m, cid)
+                report.add(_strip(str(e), file, m, cid), m, cid, error="ResourceLimitError")
                 continue
             data = self.storage.read_range(k, start, z)
             if data is None or len(data) != z:
@@ -547,7 +564,7 @@ class ShardedStore:
                 if decode is not None:
                     decode(cid, chunk)
             except NgcodecError as e:
-                report.add(_strip(str(e), file, m, cid), m, cid)
+                report.add(_strip(str(e), file, m, cid), m, cid, error=type(e).__name__)
         return report
 
     # ------------------------------------------------------------ writing

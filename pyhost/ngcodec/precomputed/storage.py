@@ -18,6 +18,7 @@ for untrusted streams: :func:`inflate` and :func:`gzip_bytes`.
 
 import os
 import secrets
+import stat
 import zlib
 
 from ..errors import InvalidFormatError, InvalidParameterError
@@ -43,7 +44,7 @@ def gzip_bytes(data, level=6):
     return c.compress(data) + c.flush()
 
 
-def inflate(data, max_bytes, what, *, zlib_ok=True):
+def inflate(data, max_bytes, what, *, zlib_ok=True, over=None):
     """Inflates the gzip stream *data* (concatenated members too), refusing
     output past *max_bytes* early: at most ``max_bytes + 1`` bytes are ever
     produced, so a gzip bomb costs its cap, not its expansion.
@@ -51,7 +52,9 @@ def inflate(data, max_bytes, what, *, zlib_ok=True):
     *zlib_ok*: also accept a zlib (RFC 1950) stream, which some writers
     (neuroglancer-scripts) produce where gzip is declared; with False only
     gzip is accepted. Every failure is an InvalidFormatError whose message
-    starts with *what* (name the file there).
+    starts with *what* (name the file there), but for output past the cap
+    when *over* is given: then it is ``over`` (e.g. ResourceLimitError, when
+    the cap is the caller's memory limit rather than a bound of the format).
     """
     if max_bytes < 0:
         raise InvalidParameterError(f"{what}: max_bytes must be >= 0, got {max_bytes}")
@@ -69,6 +72,9 @@ def inflate(data, max_bytes, what, *, zlib_ok=True):
             produced += len(chunk)
             parts.append(chunk)
             if produced > max_bytes:
+                if over is not None:
+                    raise over(f"{what}: gzip stream inflates past the memory limit of "
+                               f"{max_bytes} bytes")
                 raise InvalidFormatError(
                     f"{what}: gzip stream inflates past the {max_bytes}-byte cap (gzip bomb?)")
             if not d.eof:  # all input consumed (else the cap was hit above)
@@ -161,7 +167,7 @@ class LocalStorage(Storage):
         except (FileNotFoundError, NotADirectoryError):
             return None
         except IsADirectoryError:
-            raise InvalidFormatError(f"{self.describe(key)}: is a directory, not a file") from None
+            raise self._directory(key) from None
 
     def read_range(self, key, offset, length):
         if offset < 0 or length < 0:
@@ -173,13 +179,20 @@ class LocalStorage(Storage):
                 return f.read(length)
         except (FileNotFoundError, NotADirectoryError):
             return None
+        except IsADirectoryError:
+            raise self._directory(key) from None
 
     def size(self, key):
         try:
             st = os.stat(self.path(key))
         except (FileNotFoundError, NotADirectoryError):
             return None
+        if stat.S_ISDIR(st.st_mode):
+            raise self._directory(key)
         return st.st_size
+
+    def _directory(self, key):
+        return InvalidFormatError(f"{self.describe(key)}: is a directory, not a file")
 
     def exists(self, key):
         return os.path.isfile(self.path(key))

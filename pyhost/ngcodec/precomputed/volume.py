@@ -271,6 +271,16 @@ class Volume:
         shard, minishard = self._store.shard_of(cid)
         return f"{self._store.describe(shard)}: minishard {minishard}: chunk {cid} at {grid}"
 
+    def _unpack(self, grid, cid, stored):
+        """A sharded chunk's bytes from its stored form (None stays None):
+        gzip inflated under the most bytes a valid chunk of its shape takes."""
+        if stored is None:
+            return None
+        lo, hi = self._scale.chunk_box(grid)
+        shape = tuple(b - a for a, b in zip(lo, hi))
+        return self._store.decode_data(stored, self._what(grid, cid),
+                                       self.codec.max_encoded(shape))
+
     def _decode(self, data, grid, cid=None, out=None, part=None):
         lo, hi = self._scale.chunk_box(grid)
         shape = tuple(b - a for a, b in zip(lo, hi))
@@ -311,10 +321,7 @@ class Volume:
                 # a thread holds one decoded chunk's bytes, not a batch's.
                 found = self._store.get_many([c for _, c in batch], stored=True)
                 for g, c in batch:
-                    data = found.pop(c, None)
-                    if data is not None:
-                        data = self._store.decode_data(data, self._what(g, c))
-                    place(g, data, c)
+                    place(g, self._unpack(g, c, found.pop(c, None)), c)
             self._run(task, self._shard_tasks(pairs))
         return buf.transpose(3, 2, 1, 0)
 
@@ -413,13 +420,14 @@ class Volume:
         for batch in batches:
             partial = [c for g, c in batch
                        if not self._overlap(*self._scale.chunk_box(g), lower, upper)[2]]
-            old = self._store.get_many(partial) if partial else {}
+            old = self._store.get_many(partial, stored=True) if partial else {}
 
             def encode(pair):
                 # data_encoding (gzip) applied here, on the threads, so only
                 # stored bytes outlive the task
                 g, c = pair
-                return self._store.encode_data(self.codec.encode(chunk(g, lambda: old.get(c))))
+                new = chunk(g, lambda: self._unpack(g, c, old.pop(c, None)))
+                return self._store.encode_data(self.codec.encode(new))
 
             encoded = self._run(encode, batch)
             self._store.write_shards({c: e for (_, c), e in zip(batch, encoded)},
