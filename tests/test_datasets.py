@@ -118,6 +118,42 @@ def test_threads_agree(tmp_path):
     assert np.array_equal(open(tmp_path, threads=1)[...], open(tmp_path, threads=8)[...])
 
 
+@pytest.mark.parametrize("encoding", ["raw", "compressed_segmentation"])
+@pytest.mark.parametrize("sharding", [None, SHARDING], ids=["unsharded", "sharded"])
+def test_read_into_out(tmp_path, encoding, sharding):
+    """read(out=) fills a caller's array of any layout: decoded chunks, edge
+    chunks and absent chunks (zeros over the old contents) all land."""
+    vol = create(tmp_path, make_info("uint32", encoding, 2, sharding)).scale(0, mode="r+")
+    a = labels("uint32", 2)
+    lo, hi = vol.bounds
+    vol[...] = a
+    vol.write((lo[0], lo[1], lo[2] + 16), (hi[0], hi[1], lo[2] + 32), 0)
+    if sharding is None:  # an absent chunk too
+        (tmp_path / "s0" / "3-35_-5-27_7-23").unlink()
+    else:
+        vol._store.write_shards({vol._cids([(0, 0, 0)])[0]: None})
+    expected = open(tmp_path)[...]
+    assert (expected[:32, :32, :16] == 0).all()
+    box_lo, box_hi = (lo[0] + 5, lo[1] + 3, lo[2] + 2), (hi[0] - 1, hi[1], hi[2] - 4)
+    want = expected[rel(box_lo, box_hi)]
+    for layout in ("C", "F", "strided"):
+        shape = want.shape
+        if layout == "strided":
+            out = np.full((shape[0] * 2,) + shape[1:], 7, np.uint32)[::2]
+        else:
+            out = np.full(shape, 7, np.uint32, order=layout)
+        got = open(tmp_path, threads=2).read(box_lo, box_hi, out=out)
+        assert got is out and np.array_equal(out, want), layout
+    with pytest.raises(InvalidParameterError, match=r"the box needs shape \(64, 47, 34, 2\)"):
+        vol.read(box_lo, box_hi, out=np.zeros((64, 47, 34, 1), np.uint32))
+    with pytest.raises(InvalidParameterError, match="dtype uint32"):
+        vol.read(box_lo, box_hi, out=np.zeros(want.shape, np.int32))
+    with pytest.raises(IndexError, match="outside the bounds"):
+        vol.read(lo, (hi[0] + 1, hi[1], hi[2]))
+    with pytest.raises(InvalidParameterError, match=r"\(x, y, z\) voxel corners"):
+        vol.read(lo[:2], hi[:2])
+
+
 def test_scale_by_key_urls_and_dataset(tmp_path):
     info = make_info()
     info["scales"].append({**info["scales"][0], "key": "s1", "size": [35, 25, 40],

@@ -288,19 +288,27 @@ class Volume:
 
     # ------------------------------------------------------------ reading
 
-    def read(self, lower, upper):
+    def read(self, lower, upper, out=None):
         """The box ``[lower, upper)`` (absolute voxels, x first, inside the
         bounds) as an ``(X, Y, Z, C)`` array: the transpose view of a new
-        C-order ``(C, Z, Y, X)`` buffer."""
+        C-order ``(C, Z, Y, X)`` buffer, or *out* (a writable ``(X, Y, Z, C)``
+        array of the scale's dtype, any layout: decoded straight into it)."""
+        self._check_box(lower, upper)
         shape = tuple(b - a for a, b in zip(lower, upper))
-        buf = np.zeros((self.num_channels,) + shape[::-1], dtype=self.dtype)
+        if out is None:
+            buf = np.zeros((self.num_channels,) + shape[::-1], dtype=self.dtype)
+        else:
+            buf = self._out(out, shape + (self.num_channels,)).transpose(3, 2, 1, 0)
         grids = self._chunks(lower, upper)
 
         def place(grid, data, cid=None):
             if data is None:
                 if self.missing == "error":
                     self._missing(grid, cid)
-                return  # buf is zeros already
+                if out is not None:  # a new buf is zeros already
+                    clo, chi = self._scale.chunk_box(grid)
+                    buf[self._overlap(clo, chi, lower, upper)[1]] = 0
+                return
             clo, chi = self._scale.chunk_box(grid)
             in_chunk, in_box, whole = self._overlap(clo, chi, lower, upper)
             if whole:  # one copy: linear memory -> its place in buf
@@ -323,7 +331,25 @@ class Volume:
                 for g, c in batch:
                     place(g, self._unpack(g, c, found.pop(c, None)), c)
             self._run(task, self._shard_tasks(pairs))
-        return buf.transpose(3, 2, 1, 0)
+        return out if out is not None else buf.transpose(3, 2, 1, 0)
+
+    def _out(self, out, shape):
+        if not isinstance(out, np.ndarray):
+            raise InvalidParameterError(f"out must be a NumPy array, got {type(out).__name__}")
+        if out.shape != shape or out.dtype != self.dtype:
+            raise InvalidParameterError(
+                f"out has shape {out.shape} and dtype {out.dtype}; the box needs shape {shape} "
+                f"(X, Y, Z, C) and dtype {self.dtype.name}")
+        if not out.flags.writeable:
+            raise InvalidParameterError("out is read-only")
+        return out
+
+    def _check_box(self, lower, upper):
+        """read() and write() called directly get the checks indexing has."""
+        if len(lower) != 3 or len(upper) != 3:
+            raise InvalidParameterError(f"lower and upper are (x, y, z) voxel corners, got "
+                                        f"{tuple(lower)!r} and {tuple(upper)!r}")
+        self._box(tuple(slice(a, b) for a, b in zip(lower, upper)))
 
     def _shard_tasks(self, pairs):
         """Work units of ``(grid, chunk id)`` pairs, each within one shard (so
@@ -378,6 +404,7 @@ class Volume:
         upper)``. Chunks that the box covers partly are read (absent ones as
         0, whatever ``missing`` says), updated and rewritten."""
         self._check_writable()
+        self._check_box(lower, upper)
         shape = tuple(b - a for a, b in zip(lower, upper)) + (self.num_channels,)
         src = self._value(value, shape).transpose(3, 2, 1, 0)  # (C, Z, Y, X) view
         grids = self._chunks(lower, upper)
