@@ -357,6 +357,31 @@ def test_a_directory_where_a_shard_should_be(tmp_path):
         open(tmp_path)[...]
 
 
+def test_a_write_covering_a_damaged_shard_replaces_it(tmp_path):
+    """A box that covers every chunk of a shard replaces it (no merge, so
+    the write repairs a damaged shard); a box that covers it partly must
+    read it, and is refused."""
+    vol = create(tmp_path, make_info("uint16", sharding=SHARDING)).scale(0, mode="r+")
+    a = labels("uint16")
+    vol[...] = a
+    shard = sorted((tmp_path / "s0").glob("*.shard"))[0]
+    shard.write_bytes(b"\xff" * 40)  # shard index pointing past the end
+    [cid] = [c for c in vol._cids(vol._chunks(*vol.bounds))
+             if vol._store.shard_name(vol._store.shard_of(c)[0]) == shard.name][:1]
+    grid = vol._scale.chunk_box(tuple(int(v) for v in _grid_of(vol, cid)))[0]
+    with pytest.raises(InvalidFormatError, match=f"{shard.name}: minishard"):
+        vol[grid[0]:grid[0] + 1, grid[1]:grid[1] + 1, grid[2]:grid[2] + 1] = 0
+    with pytest.raises(InvalidFormatError, match=shard.name):
+        open(tmp_path)[...]
+    vol[...] = a + 1
+    assert np.array_equal(open(tmp_path)[...], a + 1)
+
+
+def _grid_of(vol, cid):
+    from ngcodec.precomputed.sharded import chunk_position
+    return chunk_position(cid, vol._scale.grid_shape)
+
+
 def test_limits_reach_the_codecs(tmp_path):
     info = make_info("uint64", "compressed_segmentation", size=(64, 64, 64), chunk=(64, 64, 64))
     create(tmp_path, info).scale(0)[...] = 3  # a 2 MiB chunk

@@ -45,6 +45,9 @@ MISSING = ("zero", "error")
 # (tens of microseconds) stays small next to a chunk's decoding.
 TASKS_PER_THREAD = 4
 MAX_CHUNKS_PER_TASK = 64
+# Scales of up to this many chunks have their chunks per shard counted (a few
+# MB, once per Volume), so writes that cover a shard whole replace it.
+MAX_COUNTED_CHUNKS = 1 << 20
 
 
 class MissingChunkError(NgcodecError, FileNotFoundError):
@@ -111,6 +114,7 @@ class Volume:
                     f"scale {s.key!r} is sharded: its chunks are compressed as its "
                     "sharding's data_encoding says, compress= does not apply")
             self._store = ShardedStore(storage, s.key, s.sharding, limits=limits)
+            self._shard_counts = None
         else:
             self._store = UnshardedStore(storage, s, self.codec, compress=compress, fsync=fsync)
 
@@ -441,33 +445,59 @@ class Volume:
     def _write_sharded(self, grids, chunk, lower, upper):
         """Shards in batches of whole shards (every chunk the box has in a
         shard goes in one write_shards call, so each shard file is written
-        once): chunks encoded on the threads, then the shards written."""
+        once): chunks encoded on the threads, then the shards written. A
+        shard whose every chunk the box covers whole is replaced, not merged
+        (so rewriting it repairs a damaged one)."""
         pairs = list(zip(grids, self._cids(grids)))
-        batches = self._shard_batches(pairs)
-        for batch in batches:
-            partial = [c for g, c in batch
-                       if not self._overlap(*self._scale.chunk_box(g), lower, upper)[2]]
-            old = self._store.get_many(partial, stored=True) if partial else {}
+        counts = self._chunks_per_shard()
+        for batch in self._shard_batches(pairs):
+            partial = {c for g, c, _ in batch
+                       if not self._overlap(*self._scale.chunk_box(g), lower, upper)[2]}
+            old = self._store.get_many(sorted(partial), stored=True) if partial else {}
 
-            def encode(pair):
+            def encode(item):
                 # data_encoding (gzip) applied here, on the threads, so only
                 # stored bytes outlive the task
-                g, c = pair
+                g, c, _ = item
                 new = chunk(g, lambda: self._unpack(g, c, old.pop(c, None)))
                 return self._store.encode_data(self.codec.encode(new))
 
             encoded = self._run(encode, batch)
-            self._store.write_shards({c: e for (_, c), e in zip(batch, encoded)},
-                                     fsync=self.fsync, stored=True)
+            in_shard = {}
+            for _, c, s in batch:
+                in_shard[s] = in_shard.get(s, 0) + (c not in partial)
+            whole = {s for s, n in in_shard.items() if counts is not None and counts.get(s) == n}
+            for replace in (True, False):
+                part = {c: e for (_, c, s), e in zip(batch, encoded) if (s in whole) == replace}
+                if part:
+                    self._store.write_shards(part, fsync=self.fsync, stored=True,
+                                             replace=replace)
+
+    def _chunks_per_shard(self):
+        """``{shard: how many of the scale's chunks it holds}``, or None for
+        scales of more than MAX_COUNTED_CHUNKS chunks (not counted: their
+        whole-shard writes merge, which is only slower)."""
+        if self._shard_counts is None:
+            grid = self._scale.grid_shape
+            if math.prod(grid) > MAX_COUNTED_CHUNKS:
+                self._shard_counts = False
+            else:
+                pos = np.stack(np.meshgrid(*(np.arange(n, dtype=np.uint64) for n in grid),
+                                           indexing="ij"), -1).reshape(-1, 3)
+                shards, _ = self._store.spec.locate_array(chunk_ids(pos, grid))
+                u, n = np.unique(shards, return_counts=True)
+                self._shard_counts = dict(zip(u.tolist(), n.tolist()))
+        return self._shard_counts or None
 
     def _shard_batches(self, pairs):
-        """*pairs* grouped by shard, shards joined into batches of at least
-        a few chunks per thread (a shard is never split)."""
+        """*pairs* grouped by shard as ``(grid, chunk id, shard)``, shards
+        joined into batches of at least a few chunks per thread (a shard is
+        never split)."""
         by_shard = {}
         if pairs:
             shards, _ = self._store.spec.locate_array(np.array([c for _, c in pairs], np.uint64))
-            for p, s in zip(pairs, shards.tolist()):
-                by_shard.setdefault(s, []).append(p)
+            for (g, c), s in zip(pairs, shards.tolist()):
+                by_shard.setdefault(s, []).append((g, c, s))
         batches, current = [], []
         for _, group in sorted(by_shard.items()):
             current.extend(group)
