@@ -3,6 +3,7 @@ longer (30 s, slow), plus proof that its checks can fail: stores that give
 wrong bytes, raise the wrong exception, hang or allocate too much are
 caught."""
 
+import collections
 import json
 import re
 import subprocess
@@ -56,7 +57,7 @@ def campaign(tmp_path, seeds, store_class, **kw):
     c = fs.Campaign.__new__(fs.Campaign)  # the seeds made once for all these tests
     c.seed, c.save_dir, c.case_seconds = 3, tmp_path, kw.get("case_seconds", 5.0)
     c.make_store = lambda root, sp: store_class(LocalStorage(root), fs.KEY, sp, limits=fs.LIMITS)
-    c.peer, c.counts, c.failures, c.case = True, fs.collections.Counter(), [], None
+    c.peer, c.counts, c.failures, c.case = True, collections.Counter(), [], None
     c.work = tmp_path / "work"
     c.seeds = seeds
     c.parts = [fs.structure(d, sp) for sp, _, d, _ in seeds]

@@ -35,10 +35,7 @@ Prints a one-screen summary; exits 1 on any failure. Failing shard files
 are saved with a .json (spec, shard, ids, problem).
 """
 
-import argparse
-import collections
 import gzip
-import itertools
 import json
 import signal
 import struct
@@ -56,6 +53,7 @@ from ngcodec import InvalidFormatError, Limits, ResourceLimitError
 from ngcodec.precomputed.sharded import ShardedStore
 from ngcodec.precomputed.storage import LocalStorage
 from tests import common
+from tests.fuzz import campaign
 
 try:
     import tensorstore as ts
@@ -66,7 +64,6 @@ U64 = (1 << 64) - 1
 KEY = "s"
 LIMITS = Limits(memory_bytes=4 << 20, seconds=None)
 MEMORY_CAP = 24 << 20  # tracemalloc peak of one call: a few times the limit, never a bomb's size
-MAX_HARNESS_ERRORS = 20
 EXPECTED = (InvalidFormatError, ResourceLimitError)
 MUTATIONS = ("bitflip", "truncate", "splice", "insert", "index_word", "gzip_garbage", "append")
 
@@ -279,18 +276,16 @@ def ts_reads(root, sp, ids):
     return out
 
 
-class Campaign:
+class Campaign(campaign.Campaign):
     """Runs cases, counts what they did and saves what failed. *make_store*
     builds the store under test (the tests pass a broken one)."""
 
     def __init__(self, seed, save_dir=None, case_seconds=5.0, make_store=None, peer=True):
-        self.seed, self.save_dir, self.case_seconds = seed, save_dir, case_seconds
+        super().__init__(seed, save_dir)
+        self.case_seconds = case_seconds
         self.make_store = make_store or (lambda root, sp: ShardedStore(
             LocalStorage(root), KEY, sp, limits=LIMITS))
         self.peer = peer and ts is not None
-        self.counts = collections.Counter()
-        self.failures = []
-        self.case = None
         self._tmp = tempfile.TemporaryDirectory(prefix="fuzz_shards_")
         self.work = Path(self._tmp.name)
         self.seeds = make_seeds(seed, self.work / "seeds")
@@ -423,32 +418,17 @@ class Campaign:
         self.failures.append(f"{stem.name}: {problems[0][:300]}")
 
     def run(self, seconds, only_case=None):
-        """Runs cases ([seed, case] seeds each, so one can be rerun alone);
-        returns the time taken."""
-        start, harness_errors = time.monotonic(), 0
+        """The shared case loop, under the per-call alarm and tracemalloc
+        (the largest allocation is part of the summary)."""
         old = signal.signal(signal.SIGALRM, _alarm)
         tracemalloc.start()
         try:
-            for case in [only_case] if only_case is not None else itertools.count():
-                if only_case is None and time.monotonic() - start >= seconds:
-                    break
-                self.case = case
-                try:
-                    self.run_case(np.random.default_rng([self.seed, case]))
-                    self.counts["cases"] += 1
-                except Exception:  # noqa: BLE001 - a bug of this script: report it, go on
-                    harness_errors += 1
-                    self.failures.append(f"case {case}: harness exception (traceback above)")
-                    traceback.print_exc()
-                    if harness_errors > MAX_HARNESS_ERRORS:
-                        break
+            return super().run(seconds, only_case)
         finally:
             tracemalloc.stop()
             signal.signal(signal.SIGALRM, old)
-        self.counts["harness exceptions"] = harness_errors
-        return time.monotonic() - start
 
-    def summary(self, seconds):
+    def summary_lines(self, seconds):
         c = self.counts
         calls = sum(v for k, v in c.items() if k.split(" ")[-1] in ("ok", "refused", "fail"))
         lines = [f"fuzz_shards seed {self.seed}: {seconds:.1f} s, {c['cases']} cases, "
@@ -468,28 +448,17 @@ class Campaign:
                      f"{c['largest allocation KiB']} KiB (cap {MEMORY_CAP >> 10} KiB)")
         lines.append(f"failures: {len(self.failures) - c['harness exceptions']}, "
                      f"harness exceptions: {c['harness exceptions']}")
-        lines += ["  " + f for f in self.failures[:8]]
-        if self.failures:
-            lines.append(f"inputs saved in {self.save_dir}")
-        return lines + ["FAIL" if self.failures else "PASS"]
+        return lines
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=60.0, help="how long to run (60)")
-    parser.add_argument("--seed", type=int, default=1, help="campaign seed (1)")
-    parser.add_argument("--save", type=Path, default=None, metavar="DIR",
-                        help="where to write failing shards (default: a new temp dir)")
-    parser.add_argument("--case", type=int, default=None,
-                        help="run only this case of --seed (to reproduce a failure)")
-    parser.add_argument("--case-seconds", type=float, default=5.0,
-                        help="time bound of one call (5)")
-    parser.add_argument("--no-peer", action="store_true", help="do not compare with tensorstore")
-    args = parser.parse_args(argv)
-    campaign = Campaign(args.seed, args.save, args.case_seconds, peer=not args.no_peer)
-    elapsed = campaign.run(args.seconds, args.case)
-    print("\n".join(campaign.summary(elapsed)))
-    return 1 if campaign.failures else 0
+    return campaign.main(
+        lambda a: Campaign(a.seed, a.save, a.case_seconds, peer=not a.no_peer), argv, __doc__,
+        "where to write failing shards",
+        extra=[(("--case-seconds",), dict(type=float, default=5.0,
+                                          help="time bound of one call (5)")),
+               (("--no-peer",), dict(action="store_true",
+                                     help="do not compare with tensorstore"))])
 
 
 if __name__ == "__main__":

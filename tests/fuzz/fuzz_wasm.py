@@ -25,15 +25,12 @@ Mismatching decode inputs are saved minimised (trailing words dropped, words
 zeroed while the disagreement stays) with a .json; failing encodes as .npy.
 """
 
-import argparse
 import collections
 import hashlib
-import itertools
 import json
 import sys
 import tempfile
 import time
-import traceback
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +39,7 @@ import ngcodec
 from ngcodec import compressed_segmentation as cseg
 
 from tests import common, spec
+from tests.fuzz import campaign
 
 DTYPES = ("uint32", "uint64")
 SIMD_COUNTS = [1, 2, 2, 3, 4, 4, 5, 7, 8, 9, 15, 16, 16, 17, 20]  # at and around 2^bits
@@ -58,7 +56,7 @@ HEADER_EDITS = {  # (rng, h0 = bits << 24 | table offset, h1 = values offset) ->
     "voff_small": lambda r, h0, h1: (h0, (h1 + int(r.integers(-3, 4))) & 0xFFFFFFFF)}
 BLOCK_MUTATIONS = tuple(HEADER_EDITS) + ("values", "table")
 WHOLE_MUTATIONS = ("randbit", "chanoff", "truncate", "append")
-MAX_HARNESS_ERRORS, MINIMISE_FIRST, MINIMISE_SECONDS = 20, 5, 10.0
+MINIMISE_FIRST, MINIMISE_SECONDS = 5, 10.0
 
 
 def label_pool(rng, dtype, k):
@@ -253,15 +251,14 @@ def minimise(buf, fails, seconds):
     return bytes(w)
 
 
-class Campaign:
+class Campaign(campaign.Campaign):
     """Runs cases, counts what they did and saves what disagreed. *decode*
     stands in for ngcodec's decoder (the tests pass a wrong one)."""
+    harness_errors = "unexpected exceptions"
 
     def __init__(self, seed, save_dir=None, decode=cseg.decode):
-        self.seed, self.save_dir, self.decode = seed, save_dir, decode
-        self.counts = collections.Counter()
-        self.failures = []  # one line each
-        self.case = None
+        super().__init__(seed, save_dir)
+        self.decode = decode
 
     def check_decode(self, buf, geom, expected=None):
         """Decodes *buf* both ways (and checks against *expected*, if given);
@@ -342,27 +339,11 @@ class Campaign:
             self.fail("encode", f"{type(e).__name__}: {e}", dict(block=block, shape=arr.shape),
                       lambda p: np.save(p.with_suffix(".npy"), arr))
 
-    def run(self, seconds, only_case=None):
-        """Alternates decode and encode cases, each from its own seed
-        ([seed, case]) so one can be rerun alone; returns the time taken."""
-        start, harness_errors = time.monotonic(), 0
-        for case in [only_case] if only_case is not None else itertools.count():
-            if only_case is None and time.monotonic() - start >= seconds:
-                break
-            self.case = case
-            rng = np.random.default_rng([self.seed, case])
-            try:
-                (self.decode_case if case % 2 == 0 else self.encode_case)(rng)
-            except Exception:  # noqa: BLE001 - a bug of this script: report it, go on
-                harness_errors += 1
-                self.failures.append(f"case {case}: unexpected exception (traceback above)")
-                traceback.print_exc()
-                if harness_errors > MAX_HARNESS_ERRORS:
-                    break
-        self.counts["unexpected exceptions"] = harness_errors
-        return time.monotonic() - start
+    def run_case(self, rng):
+        """Even cases decode, odd ones encode."""
+        (self.decode_case if self.case % 2 == 0 else self.encode_case)(rng)
 
-    def summary(self, seconds):
+    def summary_lines(self, seconds):
         c = self.counts
         wasm = Path(ngcodec.__file__).parent / "web" / "ngcodec.wasm"  # its one home
         lines = [f"fuzz_wasm seed {self.seed}: {seconds:.1f} s, .wasm sha256 "
@@ -379,25 +360,12 @@ class Campaign:
         lines.append(f"encodes exact: {c['encode exact']}, failed: {c['encode FAILED']}")
         lines.append(f"mismatches: {c['decode MISMATCH'] + c['encode FAILED']}, "
                      f"unexpected exceptions: {c['unexpected exceptions']}")
-        lines += ["  " + f for f in self.failures[:8]]
-        if self.failures:
-            lines.append(f"inputs saved in {self.save_dir}")
-        return lines + ["FAIL" if self.failures else "PASS"]
+        return lines
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=60.0, help="how long to run (60)")
-    parser.add_argument("--seed", type=int, default=1, help="campaign seed (1)")
-    parser.add_argument("--save", type=Path, default=None, metavar="DIR",
-                        help="where to write mismatching inputs (default: a new temp dir)")
-    parser.add_argument("--case", type=int, default=None,
-                        help="run only this case of --seed (to reproduce a failure)")
-    args = parser.parse_args(argv)
-    campaign = Campaign(args.seed, args.save)
-    elapsed = campaign.run(args.seconds, args.case)
-    print("\n".join(campaign.summary(elapsed)))
-    return 1 if campaign.failures else 0
+    return campaign.main(lambda a: Campaign(a.seed, a.save), argv, __doc__,
+                         "where to write mismatching inputs")
 
 
 if __name__ == "__main__":
