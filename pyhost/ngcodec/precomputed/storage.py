@@ -13,7 +13,10 @@ Other URLs (``gs://``, ``s3://``, ``https://``, ``memory://``...) go through
 fsspec when it is installed (``pip install ngcodec[remote]``).
 
 This module also holds the capped gzip helpers that every layer above uses
-for untrusted streams: :func:`inflate` and :func:`gzip_bytes`.
+for untrusted streams: :func:`inflate` and :func:`gzip_bytes`. With zlib-ng
+installed (``pip install ngcodec[gzip]``) inflating runs on it, about 5x faster
+than the standard library's zlib 1.2 here; compression stays on zlib (zlib-ng's
+level 6 writes streams about 3x larger on segmentation).
 """
 
 import os
@@ -22,6 +25,12 @@ import stat
 import zlib
 
 from ..errors import InvalidFormatError, InvalidParameterError
+
+try:
+    from zlib_ng import zlib_ng as _inflater
+except ImportError:  # the optional extra "gzip"
+    _inflater = zlib
+_ZLIB_ERRORS = tuple({zlib.error, _inflater.error})
 
 __all__ = ["Storage", "LocalStorage", "FsspecStorage", "open_storage", "check_key",
            "inflate", "gzip_bytes", "is_gzip", "GZIP_MAGIC"]
@@ -67,7 +76,7 @@ def inflate(data, max_bytes, what, *, zlib_ok=True, over=None):
     rest = data
     try:
         while True:
-            d = zlib.decompressobj(wbits)
+            d = _inflater.decompressobj(wbits)
             chunk = d.decompress(rest, max_bytes + 1 - produced)
             produced += len(chunk)
             parts.append(chunk)
@@ -88,7 +97,7 @@ def inflate(data, max_bytes, what, *, zlib_ok=True, over=None):
             if not is_gzip(rest):
                 raise InvalidFormatError(
                     f"{what}: {len(rest)} bytes of garbage after the end of the gzip stream")
-    except zlib.error as e:
+    except _ZLIB_ERRORS as e:
         raise InvalidFormatError(f"{what}: corrupt gzip stream ({e})") from None
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
