@@ -704,3 +704,17 @@ def test_bad_options(args, pristine, capsys):
     with pytest.raises(SystemExit) as info:
         cli.main(["verify", str(root), *args])
     assert info.value.code == 2
+
+
+def test_a_chunk_stored_as_name_and_name_gz(dataset, capsys):
+    """Two versions of one chunk: the .gz is never read by Neuroglancer or
+    ngcodec (both take the plain name), so it is reported, not decoded."""
+    root, info, names = dataset
+    plain = next(n for n in names["8_8_8"] if not n.endswith(".gz"))
+    (root / "8_8_8" / f"{plain}.gz").write_bytes(gzip.compress(b"junk", mtime=0))
+    code, report, _ = run_json([root, "--no-progress"], capsys)
+    assert code == 1
+    [bad] = report["bad_chunks"]
+    assert bad["file"] == f"{plain}.gz" and bad["exception"] == "InvalidFormatError"
+    assert f"{plain} exists too: two versions of one chunk" in bad["reason"]
+    assert report["summary"]["chunk_files"] == 20  # the plain ones, each read once

@@ -292,6 +292,7 @@ def list_scale(sc, storage, report, skip_prefixes=()):
     except (OSError, NgcodecError) as exc:
         sc._error(f"cannot list the scale directory: {exc}")
         return
+    names = set(keys)
     for k in keys:
         if any(k.startswith(p) for p in skip_prefixes):
             continue
@@ -329,6 +330,12 @@ def list_scale(sc, storage, report, skip_prefixes=()):
         where = sc.locate(ranges)
         if isinstance(where, str):
             report.unknown(sc, rel, f"not a chunk of this scale: {where}")
+            continue
+        if rel.endswith(".gz") and k[:-3] in names:
+            plain = rel[:-3].rpartition("/")[2]
+            report.bad(sc, rel, f"{plain} exists too: two versions of one chunk (Neuroglancer "
+                                f"and ngcodec read {plain}, this file is never read; delete "
+                                "one)", "InvalidFormatError", None)
             continue
         index, position, shape = where
         if index == 0:
