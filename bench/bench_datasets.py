@@ -70,17 +70,16 @@ table gives medians, and ratios are medians of per-round ratios.
 import argparse
 import datetime
 import gc
-import json
 import math
 import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -560,6 +559,13 @@ def load():
 
 # --------------------------------------------------------------------------
 
+def _inflater_name():
+    from ngcodec.precomputed import storage
+    if storage._inflater is zlib:
+        return f"the stdlib's zlib {zlib.ZLIB_RUNTIME_VERSION} (no gzip extra)"
+    return f"zlib-ng {version_of('zlib-ng')} (the gzip extra)"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=3, help="timed rounds (default: %(default)s)")
@@ -639,7 +645,8 @@ def main():
         f"{version_of('wasmtime')}, tensorstore {version_of('tensorstore')}, cloud-volume "
         f"{version_of('cloud-volume')} (compressed-segmentation "
         f"{version_of('compressed-segmentation')}), ngcodec {ngcodec.__version__} "
-        f"(wasm {'.'.join(map(str, ngcodec.wasm_version()))}), git {git_describe()}",
+        f"(wasm {'.'.join(map(str, ngcodec.wasm_version()))}), git {git_describe()}; "
+        f"ngcodec inflates gzip with {_inflater_name()}",
         f"Date {started.isoformat(timespec='seconds')}; {args.rounds} round(s)"
         f"{' (quick)' if args.quick else ''}; {args.threads} threads for every implementation; "
         f"`python bench/bench_datasets.py{' --quick' if args.quick else ''}"
