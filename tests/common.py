@@ -7,6 +7,7 @@ Conventions: arrays are (C, Z, Y, X) or (Z, Y, X); chunk and block sizes are
 (x, y, z).
 """
 
+import contextlib
 import functools
 from pathlib import Path
 
@@ -224,3 +225,47 @@ def write_sharded(root, key, sharding, chunks, writer):
                 kv.with_transaction(txn)[struct.pack(">Q", cid)] = value
     else:
         ShardedStore(LocalStorage(root), key, sharding).write_shards(chunks)
+
+
+@contextlib.contextmanager
+def serve_in_thread(app):
+    """Runs the ASGI *app* on uvicorn in a thread on a free loopback port;
+    yields ``http://127.0.0.1:PORT``."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
+                                           lifespan="off", timeout_graceful_shutdown=2))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def http_request(base, method, path, headers=None, body=None):
+    """One request with *path* sent as is (no normalisation): ``(status,
+    {lowercase header: value}, body)``."""
+    import http.client
+    host, port = base.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    finally:
+        conn.close()

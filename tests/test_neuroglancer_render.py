@@ -1,5 +1,6 @@
-"""A sharded compressed_segmentation dataset written by ngcodec, drawn by the
-real Neuroglancer client in headless Chromium, voxel-exact.
+"""Sharded and unsharded compressed_segmentation datasets written by ngcodec,
+served by ``ngcodec view``'s app and drawn by the real Neuroglancer client in
+headless Chromium, voxel-exact.
 
 - The dataset: uint64 labels, 100x80x40 voxels at voxel_offset (7, -3, 5),
   chunks 32x32x16 (edge chunks on every axis), compressed_segmentation blocks
@@ -10,23 +11,15 @@ real Neuroglancer client in headless Chromium, voxel-exact.
   blocks; one chunk of per-voxel noise: 16-bit blocks) and nonzero high
   32-bit words (also a label with a zero low word, 2**64 - 1 and 0), so a
   uint64 word-order or encoding bug shows.
-- The client: the PyPI ``neuroglancer`` package's built client
-  (``neuroglancer/static/client``), a test dependency. Its own dependencies
-  (tornado, requests, google-auth, google-apitools, atomicwrites, numpy,
-  pillow) are small pure-Python packages without conflicts, most already
-  pulled in by cloud-volume, so the test extra installs it rather than the
-  test fetching the wheel. That build is the Python integration's client
-  (``main_python``): its page must live under ``/v/<token>/`` and it keeps an
-  event stream open to ``/events/<token>`` and posts its state to
-  ``/state/<token>``. The server here answers those two as neuroglancer's own
-  server does for a viewer with no state to push (an open, silent stream;
-  200 with a new generation). The view itself comes from the URL fragment.
-- The server: Starlette's StaticFiles under uvicorn, in a thread, serving the
-  client and the dataset (at /data/) from one origin (no CORS). Neuroglancer
-  reads shards with HTTP Range requests, which Starlette's FileResponse
-  answers (206 + Content-Range) since 0.39, so no hand-written server is
-  needed. The test checks one Range request itself first, and that every
-  shard request of the browser was a Range request answered with 206.
+- The client: the PyPI ``neuroglancer`` package's built client, a test
+  dependency, served by ``ngcodec view``'s app (``ngcodec.server.create_app(
+  root, viewer=True)``, see ngcodec/server/viewer.py for the endpoints that
+  client needs) on uvicorn in a thread, beside the dataset, from one origin.
+  Neuroglancer reads shards with HTTP Range requests: the test checks one
+  itself, and that every shard request of the browser was a Range request
+  answered with 206. The same labels are also drawn from an unsharded copy
+  whose chunk files are all ``name.gz``, which the server sends under the
+  plain name with ``Content-Encoding: gzip``.
 - The view: one image layer over the dataset, xy layout, 8 screen pixels per
   voxel, whose shader writes 24 bits of the voxel's uint64 value into R, G, B
   (integer image layers are sampled nearest-neighbour). Three shader passes
@@ -47,8 +40,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
-import threading
 import time
 from pathlib import Path
 
@@ -57,7 +48,10 @@ import pytest
 from PIL import Image
 
 import ngcodec.precomputed as ngp
+from ngcodec.server import create_app
+from ngcodec.server.viewer import TOKEN
 from tests import common
+from tests.common import serve_in_thread
 from tests.test_js import CHROMIUM, JS_TESTS, node_modules, require, run  # noqa: F401
 
 SIZE = (100, 80, 40)  # x, y, z: edge chunks on every axis
@@ -135,13 +129,18 @@ def shard_index_minishards(path: Path, minishard_bits: int) -> int:
     return int((index[:, 1] > index[:, 0]).sum())
 
 
-def write_dataset(root: Path, labels: np.ndarray) -> Path:
-    info = {"type": "segmentation", "data_type": "uint64", "num_channels": 1, "scales": [{
-        "key": "s0", "size": list(SIZE), "voxel_offset": list(OFFSET),
-        "resolution": [4, 4, 40], "chunk_sizes": [list(CHUNK)],
-        "encoding": "compressed_segmentation", "compressed_segmentation_block_size": list(BLOCK),
-        "sharding": SHARDING}]}
-    vol = ngp.create(root, info).scale(0)
+def write_dataset(root: Path, labels: np.ndarray, sharded: bool = True) -> Path:
+    """The sharded dataset, or (*sharded* False) the same labels unsharded
+    with gzip chunk files (``name.gz``, served as ``Content-Encoding: gzip``
+    under the plain name)."""
+    scale = {"key": "s0", "size": list(SIZE), "voxel_offset": list(OFFSET),
+             "resolution": [4, 4, 40], "chunk_sizes": [list(CHUNK)],
+             "encoding": "compressed_segmentation",
+             "compressed_segmentation_block_size": list(BLOCK)}
+    if sharded:
+        scale["sharding"] = SHARDING
+    info = {"type": "segmentation", "data_type": "uint64", "num_channels": 1, "scales": [scale]}
+    vol = ngp.create(root, info).scale(0, compress=None if sharded else "gzip")
     lo = OFFSET
     hi = tuple(o + s for o, s in zip(OFFSET, SIZE))
     # Two writes, the second merging into shards the first wrote.
@@ -156,88 +155,22 @@ def write_dataset(root: Path, labels: np.ndarray) -> Path:
 
 
 @pytest.fixture(scope="module")
-def client_dir() -> Path:
-    import neuroglancer  # the test extra installs it: never skipped
-
-    client = Path(neuroglancer.__file__).resolve().parent / "static" / "client"
-    assert (client / "index.html").is_file(), f"no built Neuroglancer client in {client}"
-    return client
-
-
-@pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
     root = tmp_path_factory.mktemp("ng_render")
     labels = make_labels()
-    write_dataset(root / "ds", labels)
+    write_dataset(root / "sharded", labels)
+    write_dataset(root / "unsharded", labels, sharded=False)
     return root, labels
 
 
-TOKEN = "ngcodec"  # the client's page is /v/TOKEN/, as neuroglancer's server names it
-
-
 @pytest.fixture(scope="module")
-def server(client_dir, dataset):
-    """http://127.0.0.1:PORT serving the client at /v/TOKEN/ and the dataset
-    at /data/, with the two endpoints the client's Python integration calls."""
-    import asyncio
-
-    import uvicorn
-    from starlette.applications import Starlette
-    from starlette.responses import JSONResponse, Response, StreamingResponse
-    from starlette.routing import Mount, Route
-    from starlette.staticfiles import StaticFiles
-
+def servers(dataset):
+    """``ngcodec view``'s app (the dataset and the Neuroglancer client of the
+    PyPI neuroglancer package) for each dataset: {layout: base URL}."""
     root, _ = dataset
-    stopping = threading.Event()
-    generations = iter(range(1, 1 << 30))
-
-    async def events(request):
-        # The server's state events (server-sent events): the test's server
-        # has no state of its own to push, so the stream only stays open.
-        async def stream():
-            yield ": ngcodec test server\n\n"
-            while not stopping.is_set():
-                await asyncio.sleep(0.2)
-        return StreamingResponse(stream(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache"})
-
-    async def set_state(request):
-        # The client posts its state after each change; accept it, as
-        # neuroglancer's SetStateHandler does, with a new generation.
-        await request.body()
-        return JSONResponse({"g": str(next(generations))})
-
-    async def action(request):
-        await request.body()
-        return Response(b"")
-
-    app = Starlette(routes=[
-        Mount("/data", app=StaticFiles(directory=root)),
-        Mount(f"/v/{TOKEN}", app=StaticFiles(directory=client_dir, html=True)),
-        Route(f"/events/{TOKEN}", events),
-        Route(f"/state/{TOKEN}", set_state, methods=["POST"]),
-        Route(f"/action/{TOKEN}", action, methods=["POST"]),
-        Route("/favicon.ico", lambda request: Response(status_code=204)),  # Chromium asks
-    ])
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                                        timeout_graceful_shutdown=5))
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stopping.set()
-        srv.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
+    with serve_in_thread(create_app(root / "sharded", viewer=True)) as sharded, \
+            serve_in_thread(create_app(root / "unsharded", viewer=True)) as unsharded:
+        yield {"sharded": sharded, "unsharded": unsharded}
 
 
 def get(url: str, path: str, headers=None):
@@ -257,9 +190,12 @@ def get(url: str, path: str, headers=None):
 
 @pytest.mark.slow
 @pytest.mark.browser
-def test_neuroglancer_draws_sharded_cseg_voxel_exact(node_modules, server, dataset, tmp_path):
+@pytest.mark.parametrize("layout", ["sharded", "unsharded"])
+def test_neuroglancer_draws_cseg_voxel_exact(node_modules, servers, dataset, tmp_path, layout):
     assert Path(CHROMIUM).exists(), f"Chromium is required at {CHROMIUM}"
     root, labels = dataset
+    server = servers[layout]
+    scale_dir = root / layout / "s0"
 
     # The labels are what a uint64 test needs: many per chunk, high words set.
     assert (labels >> np.uint64(32)).astype(bool).mean() > 0.9
@@ -269,24 +205,34 @@ def test_neuroglancer_draws_sharded_cseg_voxel_exact(node_modules, server, datas
     assert min(per_chunk) >= 2 and np.median(per_chunk) >= 20, per_chunk
     assert max(per_chunk) > 15000, per_chunk  # the noise chunk: nearly all distinct
 
-    # The dataset is what it should be: several shards of several minishards.
-    shards = sorted((root / "ds" / "s0").glob("*.shard"))
-    assert len(shards) >= 3, [p.name for p in shards]
-    assert not [p for p in (root / "ds" / "s0").iterdir() if p.suffix != ".shard"]
-    minishards = [shard_index_minishards(p, SHARDING["minishard_bits"]) for p in shards]
-    assert max(minishards) >= 2, minishards
-    # ... and the server answers a Range request on a shard as Neuroglancer needs.
-    size = shards[0].stat().st_size
-    status, headers, body = get(server, f"/data/ds/s0/{shards[0].name}", {"Range": "bytes=8-23"})
-    assert status == 206, (status, headers)
-    assert headers["content-range"] == f"bytes 8-23/{size}", headers
-    assert body == shards[0].read_bytes()[8:24]
+    if layout == "sharded":
+        # Several shards of several minishards ...
+        shards = sorted(scale_dir.glob("*.shard"))
+        assert len(shards) >= 3, [p.name for p in shards]
+        assert not [p for p in scale_dir.iterdir() if p.suffix != ".shard"]
+        minishards = [shard_index_minishards(p, SHARDING["minishard_bits"]) for p in shards]
+        assert max(minishards) >= 2, minishards
+        # ... and the server answers a Range request on a shard as Neuroglancer needs.
+        size = shards[0].stat().st_size
+        status, headers, body = get(server, f"/s0/{shards[0].name}", {"Range": "bytes=8-23"})
+        assert status == 206, (status, headers)
+        assert headers["content-range"] == f"bytes 8-23/{size}", headers
+        assert body == shards[0].read_bytes()[8:24]
+        zs = ZS
+    else:
+        # Every chunk is a name.gz file, which the server sends under the
+        # plain name with Content-Encoding: gzip (the browser inflates it).
+        files = sorted(p.name for p in scale_dir.iterdir())
+        assert len(files) == 4 * 3 * 3 and all(f.endswith(".gz") for f in files), files
+        status, headers, _ = get(server, f"/s0/{files[0][:-3]}")
+        assert status == 200 and headers["content-encoding"] == "gzip", headers
+        zs = (ZS[0], ZS[-1])
     status, _, body = get(server, f"/v/{TOKEN}/")
     assert status == 200 and b"<title>neuroglancer</title>" in body, (status, body[:300])
 
-    source = f"precomputed://{server}/data/ds"
+    source = f"precomputed://{server}"
     views = [{"name": f"z{z}_{name}", "z": z, "pass": name, "state": state(source, z, name)}
-             for name in PASSES for z in ZS]
+             for name in PASSES for z in zs]
     plan = tmp_path / "plan.json"
     plan.write_text(json.dumps({"views": views}))
     shots = tmp_path / "shots"
@@ -299,12 +245,14 @@ def test_neuroglancer_draws_sharded_cseg_voxel_exact(node_modules, server, datas
     result = json.loads(proc.stdout)
     print(f"WebGL: {result['webgl']}; {len(views)} views in {elapsed:.1f} s")
 
-    # Neuroglancer read the shards by Range requests, and got 206 answers.
-    shard_responses = [r for r in result["responses"] if r["url"].endswith(".shard")]
-    assert shard_responses, "Neuroglancer requested no shard"
-    assert all(r["range"] and r["status"] == 206 and r["contentRange"] for r in shard_responses), \
-        [r for r in shard_responses if r["status"] != 206][:5]
-    assert {r["url"].rsplit("/", 1)[1] for r in shard_responses} == {p.name for p in shards}
+    if layout == "sharded":
+        # Neuroglancer read the shards by Range requests, and got 206 answers.
+        shard_responses = [r for r in result["responses"] if r["url"].endswith(".shard")]
+        assert shard_responses, "Neuroglancer requested no shard"
+        assert all(r["range"] and r["status"] == 206 and r["contentRange"]
+                   for r in shard_responses), \
+            [r for r in shard_responses if r["status"] != 206][:5]
+        assert {r["url"].rsplit("/", 1)[1] for r in shard_responses} == {p.name for p in shards}
 
     failures, checked = [], 0
     for view in views:

@@ -1,5 +1,6 @@
 """The ``ngcodec`` command: ``demo`` (round trip on the bundled FIB-25
-chunk, timed) and ``verify`` (every chunk of a dataset, in the sandbox).
+chunk, timed), ``verify`` (every chunk of a dataset, in the sandbox),
+``serve`` and ``view`` (a dataset over HTTP, with Neuroglancer).
 
 The browser demo is an example, not part of the library:
 ``python examples/web/serve.py``."""
@@ -89,6 +90,17 @@ def build_parser():
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     _verify.add_arguments(p)
     p.set_defaults(func=verify)
+
+    from .server import run as _serve  # imports neither Starlette nor uvicorn yet
+
+    p = sub.add_parser("serve", help="serve a dataset to Neuroglancer over HTTP (CORS, Range, "
+                                     "gzip chunks); needs ngcodec[serve]")
+    _serve.add_arguments(p)
+    p.set_defaults(func=lambda args: _serve.main(args))
+    p = sub.add_parser("view", help="serve a dataset and the Neuroglancer client, offline, "
+                                    "and print the viewer's URL; needs ngcodec[view]")
+    _serve.add_arguments(p, view=True)
+    p.set_defaults(func=lambda args: _serve.main(args, view=True))
     return parser
 
 

@@ -1,0 +1,118 @@
+"""The dataset server: GET and HEAD of the ``info`` and of every chunk and
+shard file under a local dataset directory, as Neuroglancer reads them.
+
+- **CORS** on every response (Starlette's CORSMiddleware): any origin, the
+  ``Range`` request header allowed in preflights, and ``Content-Range``,
+  ``Content-Length``, ``Content-Encoding``, ``ETag`` exposed to scripts.
+- **Range** requests (206 with ``Content-Range``, 416 when unsatisfiable):
+  Starlette's FileResponse, which Neuroglancer's shard reads need.
+- **gzip chunks**: a chunk stored as ``name.gz`` (cloud-volume) or as gzip
+  bytes under its plain name is served under the plain name with
+  ``Content-Encoding: gzip``, so the browser inflates it before Neuroglancer
+  sees it. Shard files are never marked (their data_encoding says gzip).
+- **Caching**: ``ETag`` and ``Last-Modified`` on every file, 304 for
+  ``If-None-Match`` / ``If-Modified-Since`` (StaticFiles' own check).
+- **Nothing outside the root**: a path must be a valid storage key (no
+  ``..``, ``.``, empty components, NUL, backslash, absolute paths; Starlette
+  has already undone percent-encoding), and its real path (symlinks
+  resolved) must lie inside the root's real path. Directories are not
+  listed. Other methods get 405.
+"""
+
+import os
+import stat
+
+from . import require
+from ..errors import InvalidParameterError
+from ..precomputed.storage import GZIP_MAGIC, check_key
+
+starlette, = require("starlette")
+from starlette.applications import Starlette  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
+from starlette.middleware.cors import CORSMiddleware  # noqa: E402
+from starlette.responses import FileResponse, PlainTextResponse  # noqa: E402
+from starlette.routing import Route  # noqa: E402
+from starlette.staticfiles import NotModifiedResponse, StaticFiles  # noqa: E402
+
+__all__ = ["create_app", "DatasetFiles"]
+
+EXPOSED = ["Content-Range", "Content-Length", "Content-Encoding", "ETag", "Accept-Ranges"]
+SHARD_SUFFIX = ".shard"
+
+
+class DatasetFiles:
+    """Maps request paths to files of the dataset at *root* (see the module's
+    documentation); ``endpoint`` answers GET and HEAD."""
+
+    def __init__(self, root):
+        self.root = os.path.realpath(root)
+        if not os.path.isdir(self.root):
+            raise InvalidParameterError(f"{root}: not a directory")
+        # StaticFiles' conditional-request check (If-None-Match, If-Modified-Since)
+        self._conditional = StaticFiles(directory=self.root)
+
+    def locate(self, key):
+        """``(path, gzip)`` of the file that serves *key*, or None."""
+        try:
+            check_key(key)
+        except InvalidParameterError:
+            return None
+        plain = self._file(key)
+        if plain is not None:
+            gz = not key.endswith((".gz", SHARD_SUFFIX)) and key != "info" and _starts_gzip(plain)
+            return plain, gz
+        if not key.endswith(".gz"):
+            packed = self._file(key + ".gz")
+            if packed is not None:
+                return packed, True
+        return None
+
+    def _file(self, key):
+        path = os.path.join(self.root, *key.split("/"))
+        real = os.path.realpath(path)
+        if os.path.commonpath([real, self.root]) != self.root:
+            return None  # a symlink out of the tree
+        try:
+            st = os.stat(real)
+        except OSError:
+            return None
+        return real if stat.S_ISREG(st.st_mode) else None
+
+    async def endpoint(self, request):
+        key = request.path_params["key"]
+        found = self.locate(key)
+        if found is None:
+            return PlainTextResponse("not found", status_code=404)
+        path, gz = found
+        headers = {"Content-Encoding": "gzip"} if gz else {}
+        media = "application/json" if key == "info" else "application/octet-stream"
+        try:
+            st = os.stat(path)
+        except OSError:  # gone since it was found
+            return PlainTextResponse("not found", status_code=404)
+        # stat_result given: the ETag and Last-Modified are set here, before the check below
+        response = FileResponse(path, headers=headers, media_type=media, stat_result=st)
+        if "range" not in request.headers and self._conditional.is_not_modified(
+                response.headers, request.headers):
+            return NotModifiedResponse(response.headers)
+        return response
+
+
+def _starts_gzip(path):
+    with open(path, "rb") as f:
+        return f.read(2) == GZIP_MAGIC
+
+
+def create_app(root, viewer=False):
+    """The Starlette app serving the dataset at *root* (a local directory);
+    with *viewer*, also the Neuroglancer client (:mod:`.viewer`)."""
+    files = DatasetFiles(root)
+    routes = []
+    if viewer:
+        from .viewer import routes as viewer_routes
+        routes += viewer_routes()
+    routes.append(Route("/{key:path}", files.endpoint, methods=["GET", "HEAD"]))
+    return Starlette(routes=routes, middleware=[Middleware(
+        CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD", "OPTIONS"],
+        allow_headers=["Range", "If-None-Match", "If-Modified-Since"], expose_headers=EXPOSED,
+        max_age=86400)])

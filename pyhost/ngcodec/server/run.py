@@ -1,0 +1,77 @@
+"""``ngcodec serve`` and ``ngcodec view`` on uvicorn."""
+
+import os
+import sys
+
+from . import require
+
+ROOT_ENV = "NGCODEC_SERVE_ROOT"
+VIEWER_ENV = "NGCODEC_SERVE_VIEWER"
+
+
+def app_from_env():
+    """The app of ``--workers N``: each uvicorn worker process builds it
+    from the environment the parent set."""
+    from .app import create_app
+    return create_app(os.environ[ROOT_ENV], viewer=os.environ.get(VIEWER_ENV) == "1")
+
+
+def add_arguments(parser, view=False):
+    parser.add_argument("path", help="the dataset's directory (the one holding its info)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="interface to listen on (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=int, default=8000 if not view else 8080,
+                        help="TCP port (default %(default)s; 0 picks a free one)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="uvicorn worker processes (default 1)")
+    if view:
+        parser.add_argument("--open", action="store_true",
+                            help="open the viewer's URL in the default browser")
+
+
+def main(args, view=False):
+    from ..errors import NgcodecError
+    from ..precomputed import open_dataset
+
+    try:
+        uvicorn, = require("uvicorn", extra="view" if view else "serve")
+        require("starlette", extra="view" if view else "serve")
+        if view:
+            from .viewer import client_dir
+            client_dir()
+    except ImportError as e:
+        print(f"ngcodec: {e}", file=sys.stderr)
+        return 2
+    try:
+        info = open_dataset(args.path).info
+    except (NgcodecError, OSError) as e:
+        print(f"ngcodec: {e}", file=sys.stderr)
+        return 2
+    if args.workers < 1 or not 0 <= args.port < 65536:
+        print("ngcodec: --workers must be >= 1 and --port in [0, 65535]", file=sys.stderr)
+        return 2
+    os.environ[ROOT_ENV] = os.path.abspath(args.path)
+    os.environ[VIEWER_ENV] = "1" if view else "0"
+    config = uvicorn.Config("ngcodec.server.run:app_from_env", factory=True, host=args.host,
+                            port=args.port, workers=args.workers, log_level="warning",
+                            lifespan="off")
+    server = uvicorn.Server(config)
+    sock = config.bind_socket()  # bound now, so the URL printed has the real port
+    sock.listen(config.backlog)  # and listening: a client may connect before run() starts
+    port = sock.getsockname()[1]
+    host = args.host if args.host not in ("0.0.0.0", "::") else "127.0.0.1"
+    base = f"http://{host}:{port}"
+    print(f"serving {os.path.abspath(args.path)} at {base}/ (Ctrl-C stops)", flush=True)
+    if view:
+        from .viewer import viewer_url
+        url = viewer_url(base, info, os.path.basename(os.path.abspath(args.path)))
+        print(f"Neuroglancer: {url}", flush=True)
+        if args.open:
+            import webbrowser
+            webbrowser.open(url)
+    if args.workers > 1:
+        from uvicorn.supervisors import Multiprocess
+        Multiprocess(config, sockets=[sock]).run()
+    else:
+        server.run(sockets=[sock])
+    return 0
