@@ -190,3 +190,20 @@ def test_the_command_refuses_a_non_dataset(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "ngcodec.cli", "serve", str(tmp_path)],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "no info file" in proc.stderr, proc.stderr
+
+
+@pytest.mark.slow
+def test_view_serves_the_client_and_prints_its_url(tmp_path):
+    make_dataset(tmp_path / "fib")
+    proc, base = _start(["view", str(tmp_path / "fib"), "--port", "0"])
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith(f"Neuroglancer: {base}/v/ngcodec/#!"), line
+        assert "%22segmentation%22" in line and "%22fib%22" in line
+        status, _, body = get(base, "/v/ngcodec/")
+        assert status == 200 and b"<title>neuroglancer</title>" in body
+        status, _, body = get(base, "/info")
+        assert status == 200 and body == (tmp_path / "fib" / "info").read_bytes()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
