@@ -103,16 +103,22 @@ def _starts_gzip(path):
         return f.read(2) == GZIP_MAGIC
 
 
-def create_app(root, viewer=False):
+def create_app(root, viewer=False, upload_token=None, limits=None):
     """The Starlette app serving the dataset at *root* (a local directory);
-    with *viewer*, also the Neuroglancer client (:mod:`.viewer`)."""
+    with *viewer*, also the Neuroglancer client (:mod:`.viewer`); with
+    *upload_token*, checked uploads (:mod:`.upload`, decoded under *limits*)."""
     files = DatasetFiles(root)
     routes = []
     if viewer:
         from .viewer import routes as viewer_routes
         routes += viewer_routes()
     routes.append(Route("/{key:path}", files.endpoint, methods=["GET", "HEAD"]))
+    methods, headers = ["GET", "HEAD", "OPTIONS"], ["Range", "If-None-Match", "If-Modified-Since"]
+    if upload_token is not None:
+        from .upload import Uploads
+        routes.append(Route("/{key:path}", Uploads(root, upload_token, limits).endpoint,
+                            methods=["PUT"]))
+        methods, headers = methods + ["PUT"], headers + ["Authorization", "Content-Type"]
     return Starlette(routes=routes, middleware=[Middleware(
-        CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "HEAD", "OPTIONS"],
-        allow_headers=["Range", "If-None-Match", "If-Modified-Since"], expose_headers=EXPOSED,
-        max_age=86400)])
+        CORSMiddleware, allow_origins=["*"], allow_methods=methods, allow_headers=headers,
+        expose_headers=EXPOSED, max_age=86400)])

@@ -9,11 +9,20 @@ ROOT_ENV = "NGCODEC_SERVE_ROOT"
 VIEWER_ENV = "NGCODEC_SERVE_VIEWER"
 
 
+TOKEN_FILE_ENV = "NGCODEC_SERVE_TOKEN_FILE"
+
+
 def app_from_env():
-    """The app of ``--workers N``: each uvicorn worker process builds it
-    from the environment the parent set."""
+    """The app uvicorn runs (in each worker process with ``--workers N``),
+    built from the environment the command set."""
     from .app import create_app
-    return create_app(os.environ[ROOT_ENV], viewer=os.environ.get(VIEWER_ENV) == "1")
+    token_file = os.environ.get(TOKEN_FILE_ENV)
+    token = None
+    if token_file:
+        from .upload import read_token
+        token = read_token(token_file)
+    return create_app(os.environ[ROOT_ENV], viewer=os.environ.get(VIEWER_ENV) == "1",
+                      upload_token=token)
 
 
 def add_arguments(parser, view=False):
@@ -24,6 +33,12 @@ def add_arguments(parser, view=False):
                         help="TCP port (default %(default)s; 0 picks a free one)")
     parser.add_argument("--workers", type=int, default=1,
                         help="uvicorn worker processes (default 1)")
+    parser.add_argument("--allow-upload", action="store_true",
+                        help="accept PUT /<scale key>/<chunk name> of encoded chunks, each "
+                             "decoded in the sandbox before it is written (needs --token-file "
+                             "and --workers 1)")
+    parser.add_argument("--token-file", metavar="FILE",
+                        help="the bearer token uploads must carry (the file's content)")
     if view:
         parser.add_argument("--open", action="store_true",
                             help="open the viewer's URL in the default browser")
@@ -50,6 +65,22 @@ def main(args, view=False):
     if args.workers < 1 or not 0 <= args.port < 65536:
         print("ngcodec: --workers must be >= 1 and --port in [0, 65535]", file=sys.stderr)
         return 2
+    os.environ.pop(TOKEN_FILE_ENV, None)
+    if args.allow_upload or args.token_file:
+        from .upload import read_token
+        if not (args.allow_upload and args.token_file):
+            print("ngcodec: --allow-upload and --token-file go together", file=sys.stderr)
+            return 2
+        if args.workers != 1:
+            print("ngcodec: --allow-upload needs --workers 1 (shard locks are per process)",
+                  file=sys.stderr)
+            return 2
+        try:
+            read_token(args.token_file)
+        except (OSError, ValueError) as e:
+            print(f"ngcodec: {e}", file=sys.stderr)
+            return 2
+        os.environ[TOKEN_FILE_ENV] = os.path.abspath(args.token_file)
     os.environ[ROOT_ENV] = os.path.abspath(args.path)
     os.environ[VIEWER_ENV] = "1" if view else "0"
     config = uvicorn.Config("ngcodec.server.run:app_from_env", factory=True, host=args.host,

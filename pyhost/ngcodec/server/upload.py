@@ -1,0 +1,124 @@
+"""Uploads, checked before they land: ``PUT /<scale key>/<chunk name>``.
+
+With ``--allow-upload --token-file FILE`` the server accepts an encoded
+chunk as the request body, and before anything is written:
+
+1. the bearer token (``Authorization: Bearer <token>``, compared in
+   constant time): 401 without one, 403 when wrong;
+2. the scale key and the chunk name against the scale's grid (the name
+   must be a chunk of that scale, clipped at the far edge as Neuroglancer
+   names them): 404 for an unknown scale, 400 for a name that is not one
+   of its chunks;
+3. the body's size against the most bytes a valid encoding of that chunk
+   takes, from ``Content-Length`` and again while the body streams in: 413;
+4. the body decoded **in the sandbox** (``Limits``) as the scale's encoding,
+   data type, channels and chunk shape: 400 with a JSON body giving the
+   decoder's message and status name.
+
+Only then is it written: atomically (temporary file, fsync, rename) for an
+unsharded scale; for a sharded one, its shard is rewritten with the chunk
+merged in, under the shard's lock, so concurrent uploads into one shard all
+land. The lock is per process, so uploads need ``--workers 1``. A rejected
+upload leaves every file as it was.
+"""
+
+import hmac
+import re
+
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse
+
+from ..errors import NgcodecError
+from ..limits import Limits
+from ..precomputed import open_dataset
+
+CHUNK_NAME = re.compile(r"(-?\d+)-(-?\d+)_(-?\d+)-(-?\d+)_(-?\d+)-(-?\d+)")
+
+
+def read_token(path):
+    """The token in *path* (surrounding whitespace ignored); refused empty."""
+    with open(path, encoding="utf-8") as f:
+        token = f.read().strip()
+    if not token:
+        raise ValueError(f"{path}: the token file is empty")
+    return token
+
+
+def _reply(status, reason, **extra):
+    return JSONResponse({"error": reason, **extra}, status_code=status)
+
+
+class Uploads:
+    """The PUT endpoint for the dataset at *root*."""
+
+    def __init__(self, root, token, limits=None):
+        self.root = root
+        self._token = token.encode()
+        self.limits = limits or Limits()
+        self.dataset = open_dataset(root, mode="r+", limits=self.limits, fsync=True,
+                                    threads=1)
+        self._volumes = {}
+
+    def _volume(self, key):
+        if key not in self._volumes:
+            if key not in self.dataset.keys:
+                return None
+            self._volumes[key] = self.dataset.scale(key)
+        return self._volumes[key]
+
+    def _grid(self, vol, name):
+        """The grid position of chunk *name* of *vol*, or None."""
+        m = CHUNK_NAME.fullmatch(name)
+        if not m:
+            return None
+        v = [int(g) for g in m.groups()]
+        lo, hi = (v[0], v[2], v[4]), (v[1], v[3], v[5])
+        s = vol._scale
+        grid = tuple((a - o) // c for a, o, c in zip(lo, s.voxel_offset, s.chunk_size))
+        if any(g < 0 or g >= n for g, n in zip(grid, s.grid_shape)):
+            return None
+        return grid if s.chunk_box(grid) == (lo, hi) else None
+
+    async def endpoint(self, request):
+        auth = request.headers.get("authorization", "")
+        if not auth.startswith("Bearer "):
+            return _reply(401, "an upload needs 'Authorization: Bearer <token>'")
+        if not hmac.compare_digest(auth[len("Bearer "):].strip().encode(), self._token):
+            return _reply(403, "wrong token")
+        key, _, name = request.path_params["key"].rpartition("/")
+        vol = self._volume(key)
+        if vol is None:
+            return _reply(404, f"no scale {key!r} in this dataset")
+        grid = self._grid(vol, name)
+        if grid is None:
+            return _reply(400, f"{name!r} is not a chunk name of scale {key!r} "
+                               "(x0-x1_y0-y1_z0-z1 on its grid, clipped at the far edge)")
+        lo, hi = vol._scale.chunk_box(grid)
+        shape = tuple(b - a for a, b in zip(lo, hi))
+        cap = vol.codec.max_encoded(shape)
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > cap):
+            return _reply(413, f"Content-Length {declared} exceeds the {cap} bytes a chunk "
+                               f"of shape {shape} can take")
+        body = bytearray()
+        async for part in request.stream():
+            body += part
+            if len(body) > cap:
+                return _reply(413, f"the body exceeds the {cap} bytes a chunk of shape "
+                                   f"{shape} can take")
+        data = bytes(body)
+        try:
+            await run_in_threadpool(vol.codec.decode, data, shape, None, f"{key}/{name}")
+        except NgcodecError as e:
+            return _reply(400, str(e), exception=type(e).__name__, status_name=e.status_name)
+        await run_in_threadpool(self._write, vol, grid, data)
+        return JSONResponse({"written": f"{key}/{name}", "bytes": len(data)}, status_code=201)
+
+    def _write(self, vol, grid, data):
+        if vol.sharding is None:
+            vol._store.put(grid, data)
+        else:
+            vol._store.write_shards({vol._cids([grid])[0]: data}, fsync=True)
+
+
+__all__ = ["Uploads", "read_token"]

@@ -1,0 +1,172 @@
+"""Checked uploads (ngcodec serve --allow-upload): token, name, size and a
+sandboxed decode before anything is written; a rejection leaves every file
+as it was; concurrent uploads into one shard all land."""
+
+import hashlib
+import http.client
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import ngcodec.precomputed as ngp
+from ngcodec import compressed_segmentation as cseg
+from ngcodec.server import create_app
+from tests.common import serve_in_thread
+from tests.test_serve import make_dataset
+
+TOKEN = "s3cret-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def put(base, path, body, headers=None, chunked=False):
+    host, port = base.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=20)
+    try:
+        if chunked:
+            conn.request("PUT", path, body=iter([body[i:i + 4096] for i in
+                                                 range(0, len(body), 4096)]),
+                         headers=headers or {}, encode_chunked=True)
+        else:
+            conn.request("PUT", path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        data = r.read()
+        return r.status, json.loads(data) if data else None
+    finally:
+        conn.close()
+
+
+def snapshot(root):
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture
+def site(tmp_path):
+    root = tmp_path / "ds"
+    a = make_dataset(root)  # s0: cseg uint32 32x32x16 chunks (unsharded); s1: raw, sharded
+    with serve_in_thread(create_app(root, upload_token=TOKEN)) as base:
+        yield base, root, a
+
+
+def encode_cseg(labels_xyz):
+    return cseg.encode(np.ascontiguousarray(labels_xyz.T), (8, 8, 8))
+
+
+REJECTIONS = [
+    ("no token", "/s0/0-32_0-32_0-16", {}, None, 401, "Bearer"),
+    ("wrong token", "/s0/0-32_0-32_0-16", {"Authorization": "Bearer nope"}, None, 403, "wrong"),
+    ("unknown scale", "/s9/0-32_0-32_0-16", AUTH, None, 404, "no scale 's9'"),
+    ("off the grid", "/s0/1-33_0-32_0-16", AUTH, None, 400, "not a chunk name"),
+    ("not clipped", "/s0/32-64_0-32_0-16", AUTH, None, 400, "not a chunk name"),
+    ("outside", "/s0/64-96_0-32_0-16", AUTH, None, 400, "not a chunk name"),
+    ("garbage name", "/s0/info", AUTH, None, 400, "not a chunk name"),
+    ("traversal", "/s0/../info", AUTH, None, 404, "no scale"),
+    ("corrupt", "/s0/32-40_0-32_0-16", AUTH, b"\x01\x00\x00\x00" + bytes(60), 400, "s0/32-40"),
+    ("raw too short", "/s1/0-8_0-8_0-8", AUTH, bytes(100), 400, "raw decode"),
+]
+
+
+@pytest.mark.parametrize("case", REJECTIONS, ids=[c[0] for c in REJECTIONS])
+def test_rejected_uploads_change_nothing(site, case):
+    base, root, _ = site
+    _, path, headers, body, status, words = case
+    before = snapshot(root)
+    got, reply = put(base, path, body if body is not None else encode_cseg(
+        np.ones((32, 32, 16), np.uint32)), headers)
+    assert got == status, reply
+    assert words in reply["error"], reply
+    if status == 400 and "decode" in reply["error"]:
+        assert reply["exception"] == "InvalidFormatError" and reply["status_name"], reply
+    assert snapshot(root) == before
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "streamed"])
+def test_oversized_bodies_refused(site, chunked):
+    base, root, _ = site
+    before = snapshot(root)
+    status, reply = put(base, "/s1/0-8_0-8_0-8", bytes(8 * 8 * 8 * 4 + 1), AUTH, chunked)
+    assert status == 413 and "2048 bytes" in reply["error"], reply
+    assert snapshot(root) == before
+
+
+def test_good_uploads_land(site):
+    base, root, a = site
+    new = np.full((8, 32, 16), 5, np.uint32)
+    new[:, 3:7, :] = 11
+    status, reply = put(base, "/s0/32-40_0-32_0-16", encode_cseg(new), AUTH)
+    assert status == 201, reply
+    got = ngp.open(root, scale="s0")[...]
+    assert np.array_equal(got[32:40, :, :, 0], new) and np.array_equal(got[:32, :, :, 0], a[:32])
+    # a chunk stored as name.gz is replaced, not shadowed
+    status, _ = put(base, "/s0/0-32_0-32_0-16", encode_cseg(np.full((32, 32, 16), 9, np.uint32)),
+                    AUTH, chunked=True)
+    assert status == 201
+    assert (ngp.open(root, scale="s0")[0:32, :, :] == 9).all()
+    assert not (root / "s0" / "0-32_0-32_0-16.gz").exists()
+
+
+def test_concurrent_uploads_into_one_shard_all_land(site):
+    base, root, a = site
+    vol = ngp.open(root, scale="s1")
+    shard_of = {}
+    for gx in range(5):
+        for gy in range(4):
+            for gz in range(2):
+                cid = vol._cids([(gx, gy, gz)])[0]
+                shard_of[(gx, gy, gz)] = vol._store.shard_of(cid)[0]
+    target = [g for g, s in shard_of.items() if s == 0]
+    assert len(target) >= 8
+
+    def upload(grid):
+        x, y, z = (8 * g for g in grid)
+        body = np.full((1, 8, 8, 8), 1000 + grid[0] * 100 + grid[1] * 10 + grid[2],
+                       np.uint32).tobytes()
+        return put(base, f"/s1/{x}-{x + 8}_{y}-{y + 8}_{z}-{z + 8}", body, AUTH)[0]
+
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(upload, target)) == [201] * len(target)
+    got = ngp.open(root, scale="s1")[...][..., 0]
+    for g in shard_of:
+        x, y, z = (8 * v for v in g)
+        want = 1000 + g[0] * 100 + g[1] * 10 + g[2] if g in target else a[x:x + 8, y:y + 8,
+                                                                           z:z + 8]
+        assert np.array_equal(got[x:x + 8, y:y + 8, z:z + 8], np.broadcast_to(
+            want, (8, 8, 8))), g
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--allow-upload"], "go together"),
+    (["--token-file", "TOKEN"], "go together"),
+    (["--allow-upload", "--token-file", "TOKEN", "--workers", "2"], "--workers 1"),
+    (["--allow-upload", "--token-file", "EMPTY"], "the token file is empty"),
+])
+def test_upload_flags_checked_before_serving(tmp_path, args, words):
+    import subprocess
+    import sys
+    make_dataset(tmp_path / "ds")
+    (tmp_path / "TOKEN").write_text(f"  {TOKEN}\n")
+    (tmp_path / "EMPTY").write_text(" \n")
+    args = [str(tmp_path / a) if a in ("TOKEN", "EMPTY") else a for a in args]
+    proc = subprocess.run([sys.executable, "-m", "ngcodec.cli", "serve", str(tmp_path / "ds"),
+                           "--port", "0", *args], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and words in proc.stderr, proc.stderr
+
+
+@pytest.mark.slow
+def test_the_command_with_uploads(tmp_path):
+    from tests.test_serve import _start
+    make_dataset(tmp_path / "ds")
+    (tmp_path / "token").write_text(f"{TOKEN}\n")
+    proc, base = _start(["serve", str(tmp_path / "ds"), "--port", "0", "--allow-upload",
+                         "--token-file", str(tmp_path / "token")])
+    try:
+        status, _ = put(base, "/s0/32-40_0-32_0-16", encode_cseg(np.full((8, 32, 16), 4,
+                                                                          np.uint32)), AUTH)
+        assert status == 201
+        assert put(base, "/s0/32-40_0-32_0-16", b"x", {"Authorization": "Bearer no"})[0] == 403
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    assert (ngp.open(tmp_path / "ds")[32:40, :, :] == 4).all()
