@@ -170,3 +170,49 @@ def test_the_command_with_uploads(tmp_path):
         proc.terminate()
         proc.wait(timeout=20)
     assert (ngp.open(tmp_path / "ds")[32:40, :, :] == 4).all()
+
+
+def post(base, path, body, headers=AUTH):
+    host, port = base.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=20)
+    try:
+        conn.request("POST", path, body=body, headers=headers)
+        r = conn.getresponse()
+        return r.status, json.loads(r.read() or b"null")
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("key", ["s0", "s1"], ids=["unsharded cseg", "sharded raw"])
+def test_post_a_raw_box(site, key):
+    """The server encodes a box of raw voxels; chunks it covers partly are
+    merged; concurrent boxes in one chunk (or shard) all land."""
+    base, root, a = site
+    want = a.copy()
+    boxes = [((3 + 4 * i, 5, 2), (6 + 4 * i, 30, 13)) for i in range(8)]  # all in chunk(s) 0..1
+    def send(i):
+        (x0, y0, z0), (x1, y1, z1) = boxes[i]
+        v = np.full((x1 - x0, y1 - y0, z1 - z0), 100 + i, np.uint32)
+        return post(base, f"/{key}/{x0}-{x1}_{y0}-{y1}_{z0}-{z1}",
+                    np.ascontiguousarray(v.T).astype("<u4").tobytes())[0]
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(send, range(8))) == [201] * 8
+    for i, ((x0, y0, z0), (x1, y1, z1)) in enumerate(boxes):
+        want[x0:x1, y0:y1, z0:z1] = 100 + i
+    assert np.array_equal(ngp.open(root, scale=key)[...][..., 0], want)
+
+
+@pytest.mark.parametrize("path, body, status, words", [
+    ("/s0/0-4_0-4_0-4", bytes(4 * 4 * 4 * 4 - 1), 400, "the body has 255 bytes; 256 bytes"),
+    ("/s0/0-4_0-4_0-4", bytes(4 * 4 * 4 * 4 + 1), 413, "256 bytes"),
+    ("/s0/0-4_0-4_30-34", bytes(256), 400, "outside the bounds"),
+    ("/s0/4-4_0-4_0-4", b"", 400, "empty or outside"),
+    ("/s0/box", b"", 400, "is not a box"),
+])
+def test_bad_posts_change_nothing(site, path, body, status, words):
+    base, root, _ = site
+    before = snapshot(root)
+    got, reply = post(base, path, body)
+    assert got == status and words in reply["error"], reply
+    assert post(base, path, body, {"Authorization": "Bearer x"})[0] == 403
+    assert snapshot(root) == before

@@ -116,9 +116,11 @@ def create_app(root, viewer=False, upload_token=None, limits=None):
     methods, headers = ["GET", "HEAD", "OPTIONS"], ["Range", "If-None-Match", "If-Modified-Since"]
     if upload_token is not None:
         from .upload import Uploads
-        routes.append(Route("/{key:path}", Uploads(root, upload_token, limits).endpoint,
-                            methods=["PUT"]))
-        methods, headers = methods + ["PUT"], headers + ["Authorization", "Content-Type"]
+        uploads = Uploads(root, upload_token, limits)
+        routes.append(Route("/{key:path}", uploads.endpoint, methods=["PUT"]))
+        routes.append(Route("/{key:path}", uploads.post_box, methods=["POST"]))
+        methods = methods + ["PUT", "POST"]
+        headers = headers + ["Authorization", "Content-Type"]
     return Starlette(routes=routes, middleware=[Middleware(
         CORSMiddleware, allow_origins=["*"], allow_methods=methods, allow_headers=headers,
         expose_headers=EXPOSED, max_age=86400)])

@@ -17,13 +17,21 @@ chunk as the request body, and before anything is written:
 
 Only then is it written: atomically (temporary file, fsync, rename) for an
 unsharded scale; for a sharded one, its shard is rewritten with the chunk
-merged in, under the shard's lock, so concurrent uploads into one shard all
-land. The lock is per process, so uploads need ``--workers 1``. A rejected
-upload leaves every file as it was.
+merged in. ``POST /<scale key>/<box>`` (the box written like a chunk name,
+absolute voxels, inside the bounds) takes the box's voxels raw, ``(C, Z, Y,
+X)`` little-endian as a raw chunk holds them (exactly that many bytes, else
+400 or 413), and the server encodes them; chunks it covers partly are read,
+merged and rewritten. The server's writes run one at a time (a lock), so
+concurrent uploads into one chunk or shard all land; the lock is per
+process, so uploads need ``--workers 1``. A rejected upload leaves every file
+as it was.
 """
 
 import hmac
 import re
+import threading
+
+import numpy as np
 
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse
@@ -58,6 +66,10 @@ class Uploads:
         self.dataset = open_dataset(root, mode="r+", limits=self.limits, fsync=True,
                                     threads=1)
         self._volumes = {}
+        # Every write of this server, one at a time: a box's partly covered
+        # chunks are read, merged and rewritten, which must not interleave
+        # with another write of the same chunk or shard.
+        self._write_lock = threading.Lock()
 
     def _volume(self, key):
         if key not in self._volumes:
@@ -79,12 +91,32 @@ class Uploads:
             return None
         return grid if s.chunk_box(grid) == (lo, hi) else None
 
-    async def endpoint(self, request):
+    def _refuse(self, request):
+        """The 401/403 reply, or None when the bearer token is right."""
         auth = request.headers.get("authorization", "")
         if not auth.startswith("Bearer "):
             return _reply(401, "an upload needs 'Authorization: Bearer <token>'")
         if not hmac.compare_digest(auth[len("Bearer "):].strip().encode(), self._token):
             return _reply(403, "wrong token")
+        return None
+
+    async def _body(self, request, cap, what):
+        """``(bytes, None)``, or ``(None, a 413 reply)`` past *cap* bytes."""
+        declared = request.headers.get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > cap):
+            return None, _reply(413, f"Content-Length {declared} exceeds the {cap} bytes {what}")
+        body = bytearray()
+        async for part in request.stream():
+            body += part
+            if len(body) > cap:
+                return None, _reply(413, f"the body exceeds the {cap} bytes {what}")
+        return bytes(body), None
+
+    async def endpoint(self, request):
+        """PUT /<scale key>/<chunk name>: an encoded chunk."""
+        refused = self._refuse(request)
+        if refused is not None:
+            return refused
         key, _, name = request.path_params["key"].rpartition("/")
         vol = self._volume(key)
         if vol is None:
@@ -96,17 +128,9 @@ class Uploads:
         lo, hi = vol._scale.chunk_box(grid)
         shape = tuple(b - a for a, b in zip(lo, hi))
         cap = vol.codec.max_encoded(shape)
-        declared = request.headers.get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > cap):
-            return _reply(413, f"Content-Length {declared} exceeds the {cap} bytes a chunk "
-                               f"of shape {shape} can take")
-        body = bytearray()
-        async for part in request.stream():
-            body += part
-            if len(body) > cap:
-                return _reply(413, f"the body exceeds the {cap} bytes a chunk of shape "
-                                   f"{shape} can take")
-        data = bytes(body)
+        data, refused = await self._body(request, cap, f"a chunk of shape {shape} can take")
+        if refused is not None:
+            return refused
         try:
             await run_in_threadpool(vol.codec.decode, data, shape, None, f"{key}/{name}")
         except NgcodecError as e:
@@ -114,11 +138,53 @@ class Uploads:
         await run_in_threadpool(self._write, vol, grid, data)
         return JSONResponse({"written": f"{key}/{name}", "bytes": len(data)}, status_code=201)
 
+    async def post_box(self, request):
+        """POST /<scale key>/<box>: the box's voxels, raw (C, Z, Y, X),
+        little-endian, x fastest; encoded here in the scale's encoding."""
+        refused = self._refuse(request)
+        if refused is not None:
+            return refused
+        key, _, name = request.path_params["key"].rpartition("/")
+        vol = self._volume(key)
+        if vol is None:
+            return _reply(404, f"no scale {key!r} in this dataset")
+        m = CHUNK_NAME.fullmatch(name)
+        if not m:
+            return _reply(400, f"{name!r} is not a box (x0-x1_y0-y1_z0-z1, absolute voxels)")
+        v = [int(g) for g in m.groups()]
+        lo, hi = (v[0], v[2], v[4]), (v[1], v[3], v[5])
+        (blo, bhi) = vol.bounds
+        if any(a >= b for a, b in zip(lo, hi)) or any(
+                a < l or b > h for a, b, l, h in zip(lo, hi, blo, bhi)):
+            return _reply(400, f"box {name} is empty or outside the bounds "
+                               f"{vol._describe_bounds()} of scale {key!r}")
+        shape = tuple(b - a for a, b in zip(lo, hi))
+        n = vol.num_channels * shape[0] * shape[1] * shape[2] * vol.dtype.itemsize
+        what = (f"of {vol.num_channels} channel(s) of {shape} {vol.dtype.name} "
+                "(raw, little-endian) take")
+        data, refused = await self._body(request, n, what)
+        if refused is not None:
+            return refused
+        if len(data) != n:
+            return _reply(400, f"the body has {len(data)} bytes; {n} bytes {what}")
+        voxels = np.frombuffer(data, vol.dtype.newbyteorder("<")).reshape(
+            (vol.num_channels,) + shape[::-1]).transpose(3, 2, 1, 0)
+        try:
+            await run_in_threadpool(self._write_box, vol, lo, hi, voxels)
+        except NgcodecError as e:  # e.g. a damaged chunk the box covers partly
+            return _reply(409, str(e), exception=type(e).__name__, status_name=e.status_name)
+        return JSONResponse({"written": f"{key}/{name}", "bytes": n}, status_code=201)
+
+    def _write_box(self, vol, lo, hi, voxels):
+        with self._write_lock:
+            vol.write(lo, hi, voxels)
+
     def _write(self, vol, grid, data):
-        if vol.sharding is None:
-            vol._store.put(grid, data)
-        else:
-            vol._store.write_shards({vol._cids([grid])[0]: data}, fsync=True)
+        with self._write_lock:
+            if vol.sharding is None:
+                vol._store.put(grid, data)
+            else:
+                vol._store.write_shards({vol._cids([grid])[0]: data}, fsync=True)
 
 
 __all__ = ["Uploads", "read_token"]
