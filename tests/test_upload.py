@@ -216,3 +216,91 @@ def test_bad_posts_change_nothing(site, path, body, status, words):
     assert got == status and words in reply["error"], reply
     assert post(base, path, body, {"Authorization": "Bearer x"})[0] == 403
     assert snapshot(root) == before
+
+
+@pytest.mark.slow
+def test_sigkill_during_uploads_leaves_old_or_new(tmp_path):
+    """The server killed with SIGKILL in the middle of a stream of uploads
+    (PUT chunks and POST boxes, unsharded and sharded): every file holds its
+    old or its new content (ngcodec verify passes, each chunk reads as one
+    of the values sent or the original), no temporary file is served, and
+    the restarted server serves and accepts uploads."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from ngcodec import cli
+    from tests.test_serve import _start
+    root = tmp_path / "ds"
+    a = make_dataset(root)
+    (tmp_path / "token").write_text(TOKEN)
+    args = ["serve", str(root), "--port", "0", "--allow-upload", "--token-file",
+            str(tmp_path / "token")]
+    proc, base = _start(args)
+    # per chunk: the values tried (sent, maybe landed) and acknowledged (201)
+    tried, acked, stop = {}, {}, threading.Event()
+    lock = threading.Lock()
+
+    def stream(seed):
+        rng = np.random.default_rng(seed)
+        while not stop.is_set():
+            value = int(rng.integers(1 << 20, 1 << 30))  # never an original label
+            if rng.random() < 0.5:
+                x = 8 * int(rng.integers(0, 5))
+                chunk, path = ("s1", x), f"/s1/{x}-{x + 8}_0-8_0-8"
+                body = np.full((1, 8, 8, 8), value, "<u4").tobytes()
+            else:
+                chunk, path = ("s0", 32), "/s0/32-40_0-32_0-16"
+                body = encode_cseg(np.full((8, 32, 16), value, np.uint32))
+            with lock:
+                tried.setdefault(chunk, set()).add(value)
+            try:
+                status, _ = put(base, path, body, AUTH)
+            except OSError:  # the server is gone
+                return
+            assert status == 201
+            with lock:
+                acked.setdefault(chunk, set()).add(value)
+
+    threads = [threading.Thread(target=stream, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(1.5)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=20)
+    stop.set()
+    for t in threads:
+        t.join(timeout=30)
+    assert sum(map(len, acked.values())) > 10, acked
+
+    # Every file is old or new: verify passes, and each chunk holds its
+    # original labels or one value that was sent to it (the original only
+    # if no upload to it was acknowledged).
+    assert cli.main(["verify", str(root), "--no-progress"]) == 0
+    chunks = {("s0", 32): (ngp.open(root, scale="s0")[32:40, :, :][..., 0], a[32:40])}
+    s1 = ngp.open(root, scale="s1")[0:40, 0:8, 0:8][..., 0]
+    chunks.update({("s1", x): (s1[x:x + 8], a[x:x + 8, 0:8, 0:8]) for x in range(0, 40, 8)})
+    for chunk, (got, original) in chunks.items():
+        if np.array_equal(got, original):
+            assert not acked.get(chunk), chunk
+        else:
+            assert len(np.unique(got)) == 1 and int(got.flat[0]) in tried.get(chunk, ()), chunk
+
+    # A leftover temporary file (if the kill left one) is never served.
+    leftovers = [p for p in root.rglob("*") if ".ngcodec-tmp-" in p.name]
+    (root / "s0" / ".32-40_0-32_0-16.ngcodec-tmp-000000000000").write_bytes(b"half")
+    proc, base = _start(args)
+    try:
+        from tests.common import http_request
+        status, _, _ = http_request(base, "GET", "/s0/.32-40_0-32_0-16.ngcodec-tmp-000000000000")
+        assert status == 404
+        assert http_request(base, "GET", "/info")[0] == 200
+        assert put(base, "/s0/32-40_0-32_0-16",
+                   encode_cseg(np.full((8, 32, 16), 7, np.uint32)), AUTH)[0] == 201
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    assert (ngp.open(root, scale="s0")[32:40, :, :] == 7).all()
+    print(f"{sum(map(len, acked.values()))} uploads acknowledged before the kill; "
+          f"{len(leftovers)} temporary file(s) left")

@@ -33,10 +33,16 @@ except ImportError:  # the optional extra "gzip"
 _ZLIB_ERRORS = tuple({zlib.error, _inflater.error})
 
 __all__ = ["Storage", "LocalStorage", "FsspecStorage", "open_storage", "check_key",
-           "inflate", "gzip_bytes", "is_gzip", "GZIP_MAGIC"]
+           "inflate", "gzip_bytes", "is_gzip", "is_temporary", "GZIP_MAGIC"]
 
 GZIP_MAGIC = b"\x1f\x8b"
 _TMP_MARK = ".ngcodec-tmp-"
+
+
+def is_temporary(key):
+    """True for the name of a write's temporary file (``.name.ngcodec-tmp-…``,
+    left behind only by a crash): never listed, never served."""
+    return _TMP_MARK in key
 
 
 # ---------------------------------------------------------------- gzip
@@ -248,7 +254,7 @@ def _walk(directory, base):
     except (FileNotFoundError, NotADirectoryError):
         return
     for e in entries:
-        if _TMP_MARK in e.name:
+        if is_temporary(e.name):
             continue
         if e.is_dir(follow_symlinks=False):
             yield from _walk(e.path, base + e.name + "/")
@@ -338,7 +344,7 @@ class FsspecStorage(Storage):
             p = p.rstrip("/")
             # memory:// and some others give paths with a leading "/"
             key = p[n:] if p.startswith(self._root + "/") else p.lstrip("/")[len(self._root.lstrip("/")) + 1:]
-            if key.startswith(prefix) and _TMP_MARK not in key:
+            if key.startswith(prefix) and not is_temporary(key):
                 yield key
 
 

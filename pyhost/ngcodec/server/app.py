@@ -16,7 +16,8 @@ shard file under a local dataset directory, as Neuroglancer reads them.
   ``..``, ``.``, empty components, NUL, backslash, absolute paths; Starlette
   has already undone percent-encoding), and its real path (symlinks
   resolved) must lie inside the root's real path. Directories are not
-  listed. Other methods get 405.
+  listed, temporary files of writes are never served. Other methods get
+  405.
 """
 
 import os
@@ -24,7 +25,7 @@ import stat
 
 from . import require
 from ..errors import InvalidParameterError
-from ..precomputed.storage import GZIP_MAGIC, check_key
+from ..precomputed.storage import GZIP_MAGIC, check_key, is_temporary
 
 starlette, = require("starlette")
 from starlette.applications import Starlette  # noqa: E402
@@ -56,6 +57,8 @@ class DatasetFiles:
         try:
             check_key(key)
         except InvalidParameterError:
+            return None
+        if is_temporary(key):  # a crashed write's leftover: neither old nor new
             return None
         plain = self._file(key)
         if plain is not None:
