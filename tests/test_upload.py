@@ -304,3 +304,65 @@ def test_sigkill_during_uploads_leaves_old_or_new(tmp_path):
     assert (ngp.open(root, scale="s0")[32:40, :, :] == 7).all()
     print(f"{sum(map(len, acked.values()))} uploads acknowledged before the kill; "
           f"{len(leftovers)} temporary file(s) left")
+
+
+@pytest.mark.slow
+def test_64_clients_reading_and_uploading(tmp_path):
+    """64 concurrent clients, 20 requests each: GETs of a chunk that 8 of
+    them keep replacing (PUTs: each write a rename), and Range GETs of a
+    shard. Zero errors, every body one whole version of its file, the last
+    chunk one of the acknowledged uploads."""
+    import threading
+    import time
+
+    from tests.common import http_request
+    root = tmp_path / "ds"
+    a = make_dataset(root)
+    shard = sorted((root / "s1").glob("*.shard"))[0]
+    shard_bytes = shard.read_bytes()
+    codec = ngp.open(root, scale="s0").codec
+    shape = (8, 32, 16)
+    acked, lock = set(), threading.Lock()
+
+    def client(i):
+        errors = []
+        rng = np.random.default_rng(i)
+        for k in range(20):
+            if i % 8 == 0:  # 8 uploaders
+                value = 1000 * i + k + 1
+                status, _ = put(base, "/s0/32-40_0-32_0-16",
+                                encode_cseg(np.full(shape, value, np.uint32)), AUTH)
+                if status != 201:
+                    errors.append(("put", status))
+                with lock:
+                    acked.add(value)
+            elif rng.random() < 0.5:
+                status, _, body = http_request(base, "GET", "/s0/32-40_0-32_0-16")
+                got = codec.decode(body, shape) if status == 200 else None
+                if got is None or not (np.array_equal(got.T[..., 0], a[32:40]) or
+                                       len(np.unique(got)) == 1):
+                    errors.append(("chunk", status))
+            else:
+                lo = int(rng.integers(0, len(shard_bytes) - 64))
+                status, h, body = http_request(base, "GET", f"/s1/{shard.name}",
+                                               {"Range": f"bytes={lo}-{lo + 63}"})
+                if status != 206 or body != shard_bytes[lo:lo + 64]:
+                    errors.append(("range", status))
+        return errors
+
+    import gc
+    import os
+    with serve_in_thread(create_app(root, upload_token=TOKEN)) as base:
+        fds = len(os.listdir("/proc/self/fd"))
+        t0 = time.monotonic()
+        with ThreadPoolExecutor(64) as pool:
+            results = list(pool.map(client, range(64)))
+        elapsed = time.monotonic() - t0
+        gc.collect()
+        leaked = len(os.listdir("/proc/self/fd")) - fds
+    errors = [e for r in results for e in r]
+    assert not errors, errors[:10]
+    assert leaked < 8, f"{leaked} file descriptors more after 1280 requests"
+    final = ngp.open(root, scale="s0")[32:40, :, :]
+    assert len(np.unique(final)) == 1 and int(final.flat[0]) in acked
+    print(f"64 clients x 20 requests in {elapsed:.2f} s ({64 * 20 / elapsed:.0f} requests/s)")

@@ -39,6 +39,7 @@ __all__ = ["create_app", "DatasetFiles"]
 
 EXPOSED = ["Content-Range", "Content-Length", "Content-Encoding", "ETag", "Accept-Ranges"]
 SHARD_SUFFIX = ".shard"
+_PROC_FD = os.path.isdir("/proc/self/fd")
 
 
 class DatasetFiles:
@@ -90,11 +91,18 @@ class DatasetFiles:
         headers = {"Content-Encoding": "gzip"} if gz else {}
         media = "application/json" if key == "info" else "application/octet-stream"
         try:
-            st = os.stat(path)
+            f = open(path, "rb")  # noqa: SIM115 - held by the response, closed with it
         except OSError:  # gone since it was found
             return PlainTextResponse("not found", status_code=404)
+        st = os.fstat(f.fileno())
+        # Served from the file opened here: a write renamed over it meanwhile
+        # (every write is one) cannot give a body of the new file under the
+        # old one's size and ETag. Where /proc/self/fd is missing (not
+        # Linux), the path is reopened and that race remains.
+        source = f"/proc/self/fd/{f.fileno()}" if _PROC_FD else path
         # stat_result given: the ETag and Last-Modified are set here, before the check below
-        response = FileResponse(path, headers=headers, media_type=media, stat_result=st)
+        response = FileResponse(source, headers=headers, media_type=media, stat_result=st)
+        response.held_file = f  # closed when the response is dropped
         if "range" not in request.headers and self._conditional.is_not_modified(
                 response.headers, request.headers):
             return NotModifiedResponse(response.headers)
