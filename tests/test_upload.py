@@ -366,3 +366,66 @@ def test_64_clients_reading_and_uploading(tmp_path):
     final = ngp.open(root, scale="s0")[32:40, :, :]
     assert len(np.unique(final)) == 1 and int(final.flat[0]) in acked
     print(f"64 clients x 20 requests in {elapsed:.2f} s ({64 * 20 / elapsed:.0f} requests/s)")
+
+
+def _rss():
+    with open("/proc/self/status") as f:
+        return int(next(l for l in f if l.startswith("VmRSS")).split()[1]) << 10
+
+
+@pytest.mark.slow
+def test_a_thousand_hostile_uploads(site):
+    """1,000 uploads: random valid chunks interleaved with truncated, bit-
+    flipped, extended, oversized and bomb ones. The independent spec reader
+    (tests/spec.py) says which are valid: each of those lands (the chunk
+    then serves those bytes), each other one gets a 4xx with a reason and
+    changes nothing; the server's resident memory stays bounded."""
+    from tests import spec
+    from tests.common import http_request
+    base, root, _ = site
+    path, shape = "/s0/32-40_0-32_0-16", (8, 32, 16)
+    codec = ngp.open(root, scale="s0").codec
+    cap = codec.max_encoded(shape)
+    rng = np.random.default_rng(7)
+    counts = {}
+    rss0 = _rss()
+    current = (root / "s0" / "32-40_0-32_0-16").read_bytes()
+    for i in range(1000):
+        good = encode_cseg(rng.integers(0, int(rng.integers(1, 3000)), shape).astype(np.uint32))
+        kind = ["good", "truncated", "flipped", "extended", "oversized", "bomb"][
+            int(rng.choice(6, p=[0.3, 0.15, 0.3, 0.1, 0.05, 0.1]))]
+        body = bytearray(good)
+        if kind == "truncated":
+            body = body[:int(rng.integers(0, len(body)))]
+        elif kind == "flipped":
+            for _ in range(int(rng.integers(1, 6))):
+                j = int(rng.integers(0, len(body)))
+                body[j] ^= 1 << int(rng.integers(0, 8))
+        elif kind == "extended":
+            body += bytes(rng.integers(0, 256, int(rng.integers(1, 64)), dtype=np.uint8))
+        elif kind == "oversized":
+            body = bytes(cap + 1 + int(rng.integers(0, 1000)))
+        elif kind == "bomb":  # block headers claiming tables and values far past the end
+            body = bytearray(np.array([1] + [0xFFFFFF, 0x20FFFFFF] * 64, "<u4").tobytes())
+        body = bytes(body)
+        try:
+            spec.decode(body, shape, (8, 8, 8), "uint32")
+            valid = len(body) <= cap
+        except Exception:  # noqa: BLE001 - the spec reader refuses it
+            valid = False
+        status, reply = put(base, path, body, AUTH)
+        counts[(kind, status)] = counts.get((kind, status), 0) + 1
+        if valid:
+            assert status == 201, (i, kind, reply)
+            current = body
+        else:
+            assert status in (400, 413) and reply["error"], (i, kind, status, reply)
+        if valid or i % 50 == 0:
+            s, _, served = http_request(base, "GET", path)
+            assert s == 200 and served == current, (i, kind)
+    grown = _rss() - rss0
+    print(sorted(counts.items()), f"RSS +{grown >> 20} MiB")
+    assert grown < 64 << 20, grown
+    assert {k for k, _ in counts} >= {"good", "truncated", "flipped", "bomb", "oversized"}
+    assert any(k == "flipped" and s == 201 for k, s in counts) and any(
+        k == "flipped" and s == 400 for k, s in counts), counts
