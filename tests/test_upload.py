@@ -429,3 +429,39 @@ def test_a_thousand_hostile_uploads(site):
     assert {k for k, _ in counts} >= {"good", "truncated", "flipped", "bomb", "oversized"}
     assert any(k == "flipped" and s == 201 for k, s in counts) and any(
         k == "flipped" and s == 400 for k, s in counts), counts
+
+
+def test_a_slow_body_is_cut_off(tmp_path):
+    """A client that dribbles its body gets 408 once the deadline passes,
+    and nothing is written; the server goes on serving."""
+    import socket
+    import time
+    root = tmp_path / "ds"
+    make_dataset(root)
+    before = snapshot(root)
+    with serve_in_thread(create_app(root, upload_token=TOKEN, upload_body_seconds=0.5)) as base:
+        host, port = base.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as s:
+            s.sendall(b"PUT /s1/0-8_0-8_0-8 HTTP/1.1\r\nHost: x\r\n"
+                      b"Authorization: Bearer " + TOKEN.encode() + b"\r\n"
+                      b"Content-Length: 2048\r\n\r\n")
+            t0 = time.monotonic()
+            reply = b""
+            for _ in range(40):
+                try:
+                    s.sendall(b"\0")
+                except OSError:
+                    break
+                s.settimeout(0.1)
+                try:
+                    reply += s.recv(4096)
+                    if reply:
+                        break
+                except socket.timeout:
+                    pass
+            elapsed = time.monotonic() - t0
+        assert reply.startswith(b"HTTP/1.1 408"), reply[:200]
+        assert b"did not arrive within 0.5 s" in reply and elapsed < 3, elapsed
+        from tests.common import http_request
+        assert http_request(base, "GET", "/info")[0] == 200
+    assert snapshot(root) == before

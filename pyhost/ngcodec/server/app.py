@@ -120,7 +120,7 @@ def _starts_gzip(path):
         return f.read(2) == GZIP_MAGIC
 
 
-def create_app(root, viewer=False, upload_token=None, limits=None):
+def create_app(root, viewer=False, upload_token=None, limits=None, upload_body_seconds=None):
     """The Starlette app serving the dataset at *root* (a local directory);
     with *viewer*, also the Neuroglancer client (:mod:`.viewer`); with
     *upload_token*, checked uploads (:mod:`.upload`, decoded under *limits*)."""
@@ -133,7 +133,8 @@ def create_app(root, viewer=False, upload_token=None, limits=None):
     methods, headers = ["GET", "HEAD", "OPTIONS"], ["Range", "If-None-Match", "If-Modified-Since"]
     if upload_token is not None:
         from .upload import Uploads
-        uploads = Uploads(root, upload_token, limits)
+        uploads = Uploads(root, upload_token, limits, **(
+            {} if upload_body_seconds is None else {"body_seconds": upload_body_seconds}))
         routes.append(Route("/{key:path}", uploads.endpoint, methods=["PUT"]))
         routes.append(Route("/{key:path}", uploads.post_box, methods=["POST"]))
         methods = methods + ["PUT", "POST"]

@@ -11,6 +11,7 @@ chunk as the request body, and before anything is written:
    of its chunks;
 3. the body's size against the most bytes a valid encoding of that chunk
    takes, from ``Content-Length`` and again while the body streams in: 413;
+   a body that takes longer than 30 s to arrive: 408;
 4. the body decoded **in the sandbox** (``Limits``) as the scale's encoding,
    data type, channels and chunk shape: 400 with a JSON body giving the
    decoder's message and status name.
@@ -27,6 +28,7 @@ process, so uploads need ``--workers 1``. A rejected upload leaves every file
 as it was.
 """
 
+import asyncio
 import hmac
 import re
 import threading
@@ -40,6 +42,7 @@ from ..errors import NgcodecError
 from ..limits import Limits
 from ..precomputed import open_dataset
 
+BODY_SECONDS = 30.0  # an upload's body must arrive within this
 CHUNK_NAME = re.compile(r"(-?\d+)-(-?\d+)_(-?\d+)-(-?\d+)_(-?\d+)-(-?\d+)")
 
 
@@ -59,8 +62,9 @@ def _reply(status, reason, **extra):
 class Uploads:
     """The PUT endpoint for the dataset at *root*."""
 
-    def __init__(self, root, token, limits=None):
+    def __init__(self, root, token, limits=None, body_seconds=BODY_SECONDS):
         self.root = root
+        self.body_seconds = body_seconds
         self._token = token.encode()
         self.limits = limits or Limits()
         self.dataset = open_dataset(root, mode="r+", limits=self.limits, fsync=True,
@@ -106,10 +110,15 @@ class Uploads:
         if declared is not None and (not declared.isdigit() or int(declared) > cap):
             return None, _reply(413, f"Content-Length {declared} exceeds the {cap} bytes {what}")
         body = bytearray()
-        async for part in request.stream():
-            body += part
-            if len(body) > cap:
-                return None, _reply(413, f"the body exceeds the {cap} bytes {what}")
+        try:
+            async with asyncio.timeout(self.body_seconds):  # a slow body holds no slot forever
+                async for part in request.stream():
+                    body += part
+                    if len(body) > cap:
+                        return None, _reply(413, f"the body exceeds the {cap} bytes {what}")
+        except TimeoutError:
+            return None, _reply(408, f"the body did not arrive within {self.body_seconds} s "
+                                     f"({len(body)} bytes came)")
         return bytes(body), None
 
     async def endpoint(self, request):
