@@ -207,3 +207,49 @@ def test_view_serves_the_client_and_prints_its_url(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_transcode_serves_raw_labels_as_cseg(tmp_path):
+    """--transcode: an unsharded raw uint64 scale is served as
+    compressed_segmentation; seung-lab's decoder (a peer, not ngcodec) reads
+    the chunks back to the stored labels; sharded scales stay as they are;
+    a chunk rewritten on disk is encoded again."""
+    import json as _json
+
+    import compressed_segmentation as peer  # the test extra installs it
+    from tests import common
+    labels = common.fib25().T  # (X, Y, Z)
+    info = {"type": "segmentation", "data_type": "uint64", "num_channels": 1, "scales": [
+        {"key": "raw", "size": [64, 64, 64], "resolution": [8, 8, 8],
+         "chunk_sizes": [[32, 32, 32]], "encoding": "raw"},
+        {"key": "sh", "size": [64, 64, 64], "resolution": [8, 8, 8],
+         "chunk_sizes": [[32, 32, 32]], "encoding": "raw", "sharding": SHARDED}]}
+    ds = ngp.create(tmp_path / "ds", info)
+    ds.scale(0, mode="r+", compress="gzip")[...] = labels
+    ds.scale(1, mode="r+")[...] = labels
+    with serve_in_thread(create_app(tmp_path / "ds", transcode=True)) as base:
+        status, _, body = get(base, "/info")
+        served = _json.loads(body)
+        assert served["scales"][0]["encoding"] == "compressed_segmentation"
+        assert served["scales"][0]["compressed_segmentation_block_size"] == [8, 8, 8]
+        assert served["scales"][1]["encoding"] == "raw"  # sharded: as stored
+        stored = sum(len(gzip.decompress(p.read_bytes())) for p in (tmp_path / "ds" / "raw").iterdir())
+        sent = 0
+        for x in (0, 32):
+            for y in (0, 32):
+                for z in (0, 32):
+                    name = f"/raw/{x}-{x + 32}_{y}-{y + 32}_{z}-{z + 32}"
+                    status, h, body = get(base, name)
+                    assert status == 200 and "content-encoding" not in h
+                    sent += len(body)
+                    got = peer.decompress(body, (32, 32, 32), np.uint64, (8, 8, 8), order="F")
+                    assert np.array_equal(got, labels[x:x + 32, y:y + 32, z:z + 32]), name
+                    assert get(base, name, **{"If-None-Match": h["etag"]})[0] == 304
+        assert stored / sent > 10, (stored, sent)
+        status, _, body = get(base, "/sh/0.shard")
+        assert status == 200 and body == (tmp_path / "ds" / "sh" / "0.shard").read_bytes()
+        # rewritten on disk: encoded again
+        ds.scale(0, mode="r+", compress="gzip")[0:32, 0:32, 0:32] = 5
+        status, _, body = get(base, "/raw/0-32_0-32_0-32")
+        got = peer.decompress(body, (32, 32, 32), np.uint64, (8, 8, 8), order="F")
+        assert (got == 5).all()

@@ -22,8 +22,7 @@ def require(*modules, extra="serve"):
         raise ImportError(f"{e.name} is needed here: pip install \"ngcodec[{extra}]\"") from None
 
 
-def create_app(root, viewer=False, upload_token=None, limits=None, upload_body_seconds=None):
-    """See :func:`.app.create_app`."""
+def create_app(root, **options):
+    """See :func:`.app.create_app` for the options."""
     from .app import create_app as _create
-    return _create(root, viewer=viewer, upload_token=upload_token, limits=limits,
-                   upload_body_seconds=upload_body_seconds)
+    return _create(root, **options)

@@ -24,11 +24,13 @@ import os
 import stat
 
 from . import require
-from ..errors import InvalidParameterError
+from ..errors import InvalidParameterError, NgcodecError
 from ..precomputed.storage import GZIP_MAGIC, check_key, is_temporary
 
 starlette, = require("starlette")
 from starlette.applications import Starlette  # noqa: E402
+from starlette.concurrency import run_in_threadpool  # noqa: E402
+from starlette.datastructures import Headers  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 from starlette.middleware.cors import CORSMiddleware  # noqa: E402
 from starlette.responses import FileResponse, PlainTextResponse, Response  # noqa: E402
@@ -47,10 +49,14 @@ class DatasetFiles:
     """Maps request paths to files of the dataset at *root* (see the module's
     documentation); ``endpoint`` answers GET and HEAD."""
 
-    def __init__(self, root):
+    def __init__(self, root, transcode=False):
         self.root = os.path.realpath(root)
         if not os.path.isdir(self.root):
             raise InvalidParameterError(f"{root}: not a directory")
+        self.transcoder = None
+        if transcode:
+            from .transcode import Transcoder
+            self.transcoder = Transcoder(self.root)
         # StaticFiles' conditional-request check (If-None-Match, If-Modified-Since)
         self._conditional = StaticFiles(directory=self.root)
 
@@ -89,6 +95,19 @@ class DatasetFiles:
         if found is None:
             return PlainTextResponse("not found", status_code=404)
         path, gz = found
+        if self.transcoder is not None:
+            if key == "info":
+                return Response(self.transcoder.info_bytes, media_type="application/json")
+            try:
+                done = await run_in_threadpool(self.transcoder.chunk, key, path)
+            except NgcodecError as e:  # the stored chunk is damaged
+                return PlainTextResponse(f"cannot transcode {key}: {e}", status_code=500)
+            if done is not None:
+                data, etag = done
+                if request.headers.get("if-none-match") == etag:
+                    return NotModifiedResponse(Headers({"etag": etag}))
+                return Response(data, media_type="application/octet-stream",
+                                headers={"ETag": etag})
         headers = {"Content-Encoding": "gzip"} if gz else {}
         media = "application/json" if key == "info" else "application/octet-stream"
         try:
@@ -120,11 +139,14 @@ def _starts_gzip(path):
         return f.read(2) == GZIP_MAGIC
 
 
-def create_app(root, viewer=False, upload_token=None, limits=None, upload_body_seconds=None):
+def create_app(root, viewer=False, upload_token=None, limits=None, upload_body_seconds=None,
+               transcode=False):
     """The Starlette app serving the dataset at *root* (a local directory);
     with *viewer*, also the Neuroglancer client (:mod:`.viewer`); with
-    *upload_token*, checked uploads (:mod:`.upload`, decoded under *limits*)."""
-    files = DatasetFiles(root)
+    *upload_token*, checked uploads (:mod:`.upload`, decoded under *limits*);
+    with *transcode*, raw label scales served as compressed_segmentation
+    (:mod:`.transcode`)."""
+    files = DatasetFiles(root, transcode=transcode)
     routes = []
     if viewer:
         from .viewer import routes as viewer_routes

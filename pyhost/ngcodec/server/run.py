@@ -10,6 +10,7 @@ VIEWER_ENV = "NGCODEC_SERVE_VIEWER"
 
 
 TOKEN_FILE_ENV = "NGCODEC_SERVE_TOKEN_FILE"
+TRANSCODE_ENV = "NGCODEC_SERVE_TRANSCODE"
 
 
 def app_from_env():
@@ -22,7 +23,7 @@ def app_from_env():
         from .upload import read_token
         token = read_token(token_file)
     return create_app(os.environ[ROOT_ENV], viewer=os.environ.get(VIEWER_ENV) == "1",
-                      upload_token=token)
+                      upload_token=token, transcode=os.environ.get(TRANSCODE_ENV) == "1")
 
 
 def add_arguments(parser, view=False):
@@ -39,6 +40,9 @@ def add_arguments(parser, view=False):
                              "and --workers 1)")
     parser.add_argument("--token-file", metavar="FILE",
                         help="the bearer token uploads must carry (the file's content)")
+    parser.add_argument("--transcode", action="store_true",
+                        help="serve unsharded raw uint32/uint64 scales as "
+                             "compressed_segmentation (encoded on the fly, cached)")
     if view:
         parser.add_argument("--open", action="store_true",
                             help="open the viewer's URL in the default browser")
@@ -81,6 +85,7 @@ def main(args, view=False):
             print(f"ngcodec: {e}", file=sys.stderr)
             return 2
         os.environ[TOKEN_FILE_ENV] = os.path.abspath(args.token_file)
+    os.environ[TRANSCODE_ENV] = "1" if args.transcode else "0"
     os.environ[ROOT_ENV] = os.path.abspath(args.path)
     os.environ[VIEWER_ENV] = "1" if view else "0"
     config = uvicorn.Config("ngcodec.server.run:app_from_env", factory=True, host=args.host,
