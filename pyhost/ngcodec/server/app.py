@@ -140,17 +140,18 @@ def _starts_gzip(path):
 
 
 def create_app(root, viewer=False, upload_token=None, limits=None, upload_body_seconds=None,
-               transcode=False):
+               transcode=False, page=None):
     """The Starlette app serving the dataset at *root* (a local directory);
     with *viewer*, also the Neuroglancer client (:mod:`.viewer`); with
     *upload_token*, checked uploads (:mod:`.upload`, decoded under *limits*);
     with *transcode*, raw label scales served as compressed_segmentation
-    (:mod:`.transcode`)."""
+    (:mod:`.transcode`); with *viewer* and *page* (a directory), that page at
+    ``/page/`` beside ngcodec's ES module at ``/ngcodec/web/``."""
     files = DatasetFiles(root, transcode=transcode)
     routes = []
     if viewer:
         from .viewer import routes as viewer_routes
-        routes += viewer_routes()
+        routes += viewer_routes(page)
     routes.append(Route("/{key:path}", files.endpoint, methods=["GET", "HEAD"]))
     methods, headers = ["GET", "HEAD", "OPTIONS"], ["Range", "If-None-Match", "If-Modified-Since"]
     if upload_token is not None:

@@ -11,6 +11,7 @@ VIEWER_ENV = "NGCODEC_SERVE_VIEWER"
 
 TOKEN_FILE_ENV = "NGCODEC_SERVE_TOKEN_FILE"
 TRANSCODE_ENV = "NGCODEC_SERVE_TRANSCODE"
+PAGE_ENV = "NGCODEC_SERVE_PAGE"
 
 
 def app_from_env():
@@ -23,7 +24,8 @@ def app_from_env():
         from .upload import read_token
         token = read_token(token_file)
     return create_app(os.environ[ROOT_ENV], viewer=os.environ.get(VIEWER_ENV) == "1",
-                      upload_token=token, transcode=os.environ.get(TRANSCODE_ENV) == "1")
+                      upload_token=token, transcode=os.environ.get(TRANSCODE_ENV) == "1",
+                      page=os.environ.get(PAGE_ENV) or None)
 
 
 def add_arguments(parser, view=False):
@@ -46,6 +48,9 @@ def add_arguments(parser, view=False):
     if view:
         parser.add_argument("--open", action="store_true",
                             help="open the viewer's URL in the default browser")
+        parser.add_argument("--page", metavar="DIR",
+                            help="also serve this page at /page/ (and ngcodec's ES module at "
+                                 "/ngcodec/web/), e.g. examples/editor")
 
 
 def main(args, view=False):
@@ -86,6 +91,11 @@ def main(args, view=False):
             return 2
         os.environ[TOKEN_FILE_ENV] = os.path.abspath(args.token_file)
     os.environ[TRANSCODE_ENV] = "1" if args.transcode else "0"
+    page = getattr(args, "page", None)
+    if page and not os.path.isdir(page):
+        print(f"ngcodec: --page {page}: not a directory", file=sys.stderr)
+        return 2
+    os.environ[PAGE_ENV] = os.path.abspath(page) if page else ""
     os.environ[ROOT_ENV] = os.path.abspath(args.path)
     os.environ[VIEWER_ENV] = "1" if view else "0"
     config = uvicorn.Config("ngcodec.server.run:app_from_env", factory=True, host=args.host,
@@ -102,6 +112,8 @@ def main(args, view=False):
         from .viewer import viewer_url
         url = viewer_url(base, info, os.path.basename(os.path.abspath(args.path)))
         print(f"Neuroglancer: {url}", flush=True)
+        if page:
+            print(f"page: {base}/page/", flush=True)
         if args.open:
             import webbrowser
             webbrowser.open(url)

@@ -31,7 +31,7 @@ def client_dir():
     return path
 
 
-def routes():
+def routes(page=None):
     from starlette.responses import JSONResponse, Response, StreamingResponse
     from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
@@ -54,7 +54,12 @@ def routes():
         await request.body()
         return Response(b"")
 
-    return [
+    extra = []
+    if page is not None:  # a page of the user's (examples/editor), with the ES module
+        web = Path(__file__).resolve().parent.parent / "web"
+        extra = [Mount("/page", app=StaticFiles(directory=page, html=True)),
+                 Mount("/ngcodec/web", app=StaticFiles(directory=web))]
+    return extra + [
         Mount(f"/v/{TOKEN}", app=StaticFiles(directory=client_dir(), html=True)),
         Route(f"/events/{TOKEN}", events),
         Route(f"/state/{TOKEN}", state, methods=["POST"]),
