@@ -169,8 +169,9 @@ def servers(dataset):
     PyPI neuroglancer package) for each dataset: {layout: base URL}."""
     root, _ = dataset
     with serve_in_thread(create_app(root / "sharded", viewer=True)) as sharded, \
-            serve_in_thread(create_app(root / "unsharded", viewer=True)) as unsharded:
-        yield {"sharded": sharded, "unsharded": unsharded}
+            serve_in_thread(create_app(root / "unsharded", viewer=True)) as unsharded, \
+            serve_in_thread(create_app(root / "sharded")) as serve_only:
+        yield {"sharded": sharded, "unsharded": unsharded, "serve": serve_only}
 
 
 def get(url: str, path: str, headers=None):
@@ -190,11 +191,18 @@ def get(url: str, path: str, headers=None):
 
 @pytest.mark.slow
 @pytest.mark.browser
-@pytest.mark.parametrize("layout", ["sharded", "unsharded"])
+@pytest.mark.parametrize("layout", ["sharded", "unsharded", "sharded, cross-origin"])
 def test_neuroglancer_draws_cseg_voxel_exact(node_modules, servers, dataset, tmp_path, layout):
+    """*layout* "sharded, cross-origin": the client comes from one server
+    (``ngcodec view``'s) and the data from another (``ngcodec serve``'s, no
+    viewer), so Neuroglancer's requests are cross-origin and need the CORS
+    headers and preflights."""
     assert Path(CHROMIUM).exists(), f"Chromium is required at {CHROMIUM}"
     root, labels = dataset
-    server = servers[layout]
+    cross = layout == "sharded, cross-origin"
+    layout = "sharded" if cross else layout
+    server = servers["serve"] if cross else servers[layout]  # the data
+    client = servers["unsharded"] if cross else server
     scale_dir = root / layout / "s0"
 
     # The labels are what a uint64 test needs: many per chunk, high words set.
@@ -227,8 +235,10 @@ def test_neuroglancer_draws_cseg_voxel_exact(node_modules, servers, dataset, tmp
         status, headers, _ = get(server, f"/s0/{files[0][:-3]}")
         assert status == 200 and headers["content-encoding"] == "gzip", headers
         zs = (ZS[0], ZS[-1])
-    status, _, body = get(server, f"/v/{TOKEN}/")
+    status, _, body = get(client, f"/v/{TOKEN}/")
     assert status == 200 and b"<title>neuroglancer</title>" in body, (status, body[:300])
+    if cross:
+        assert get(server, f"/v/{TOKEN}/")[0] == 404  # serve alone has no client
 
     source = f"precomputed://{server}"
     views = [{"name": f"z{z}_{name}", "z": z, "pass": name, "state": state(source, z, name)}
@@ -238,7 +248,7 @@ def test_neuroglancer_draws_cseg_voxel_exact(node_modules, servers, dataset, tmp
     shots = tmp_path / "shots"
     shots.mkdir()
     t0 = time.monotonic()
-    proc = run([require("node"), str(JS_TESTS / "neuroglancer_render.mjs"), f"{server}/v/{TOKEN}/",
+    proc = run([require("node"), str(JS_TESTS / "neuroglancer_render.mjs"), f"{client}/v/{TOKEN}/",
                 str(plan), str(shots), str(tmp_path / "chromium-profile")],
                cwd=JS_TESTS, timeout=600)
     elapsed = time.monotonic() - t0
