@@ -15,6 +15,7 @@ import copy
 import json
 import math
 import numbers
+import re
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from .shard_format import ShardingSpec
 from .storage import check_key
 
 __all__ = ["DATA_TYPES", "ENCODINGS", "validate_info", "validate_sharding", "Scale",
-           "parse_info", "dump_info", "InfoExistsError"]
+           "parse_info", "dump_info", "parse_box", "InfoExistsError"]
 
 DATA_TYPES = ("uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "float32")
 ENCODINGS = ("raw", "compressed_segmentation", "jpeg")
@@ -194,7 +195,39 @@ class Scale:
         hi = tuple(min(a + c, u) for a, c, u in zip(lo, self.chunk_size, self.upper))
         return lo, hi
 
+    def chunk_shape(self, grid):
+        """The (x, y, z) shape of the chunk at *grid* (clipped at the far edge)."""
+        lo, hi = self.chunk_box(grid)
+        return tuple(b - a for a, b in zip(lo, hi))
+
     def chunk_name(self, grid):
         """The unsharded file key ``{key}/{x0}-{x1}_{y0}-{y1}_{z0}-{z1}``."""
         (x0, y0, z0), (x1, y1, z1) = self.chunk_box(grid)
         return f"{self.key}/{x0}-{x1}_{y0}-{y1}_{z0}-{z1}"
+
+    def grid_of(self, name):
+        """The grid position of the chunk named *name* (``x0-x1_y0-y1_z0-z1``,
+        without the scale key), or None when that is not exactly one of this
+        scale's chunks (on its grid, clipped at the far edge as the chunk
+        names of Neuroglancer)."""
+        box = parse_box(name)
+        if box is None:
+            return None
+        lo, hi = box
+        grid = tuple((a - o) // c for a, o, c in zip(lo, self.voxel_offset, self.chunk_size))
+        if any(g < 0 or g >= n for g, n in zip(grid, self.grid_shape)):
+            return None
+        return grid if self.chunk_box(grid) == (lo, hi) else None
+
+
+_BOX_NAME = re.compile(r"(-?\d+)-(-?\d+)_(-?\d+)-(-?\d+)_(-?\d+)-(-?\d+)")
+
+
+def parse_box(name):
+    """``((x0, y0, z0), (x1, y1, z1))`` of a name written as a chunk's
+    (``x0-x1_y0-y1_z0-z1``), or None."""
+    m = _BOX_NAME.fullmatch(name)
+    if m is None:
+        return None
+    v = [int(g) for g in m.groups()]
+    return (v[0], v[2], v[4]), (v[1], v[3], v[5])

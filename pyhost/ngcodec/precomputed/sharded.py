@@ -204,24 +204,24 @@ class ShardedStore:
 
     # ------------------------------------------------------------ limits
 
-    def _max_bytes(self):
+    def _cap(self):
+        """``(bytes, over)``: the most bytes one read or inflate may produce,
+        and what inflating past it raises (``over`` for
+        :func:`~.storage.inflate`): the caller's memory limit is a
+        ResourceLimitError; without one, the 4 GiB default is the format's
+        bound (InvalidFormatError)."""
         limits = _resolve_limits(self.limits)
         if limits is not None and limits.memory_bytes is not None:
-            return limits.memory_bytes
-        return DEFAULT_MAX_BYTES
+            return limits.memory_bytes, ResourceLimitError
+        return DEFAULT_MAX_BYTES, None
 
-    def _over(self):
-        """What inflating past _max_bytes raises: the caller's memory limit
-        is a ResourceLimitError; the 4 GiB default is the format's bound."""
-        limits = _resolve_limits(self.limits)
-        return ResourceLimitError if limits is not None and limits.memory_bytes is not None \
-            else None
+    def _max_bytes(self):
+        return self._cap()[0]
 
     def _check_size(self, size, what):
-        limits = _resolve_limits(self.limits)
-        if limits is not None and limits.memory_bytes is not None and size > limits.memory_bytes:
-            raise ResourceLimitError(f"{what}: {size} stored bytes exceed the memory limit of "
-                                     f"{limits.memory_bytes} bytes")
+        cap, over = self._cap()
+        if over is not None and size > cap:
+            raise over(f"{what}: {size} stored bytes exceed the memory limit of {cap} bytes")
 
     # ------------------------------------------------------------ reading
 
@@ -275,9 +275,9 @@ class ShardedStore:
         else:
             self._check_size(end - start, f"{what}: minishard {minishard}: minishard index")
             data = self._read(shard, start, end - start, f"{what}: minishard {minishard}")
-            mi = decode_minishard_index(data, minishard, self.spec, info.size, what,
-                                        self._max_bytes(), over=self._over(), index_range=(start, end),
-                                        shard=shard)
+            max_bytes, over = self._cap()
+            mi = decode_minishard_index(data, minishard, self.spec, info.size, what, max_bytes,
+                                        over=over, index_range=(start, end), shard=shard)
         self._cache(k, mi)
         return mi
 
@@ -310,7 +310,7 @@ class ShardedStore:
         valid chunk of its shape takes, which refuses a gzip bomb early as
         InvalidFormatError)."""
         if self.spec.data_encoding == "gzip":
-            cap, over = self._max_bytes(), self._over()
+            cap, over = self._cap()
             if max_bytes is not None and max_bytes < cap:
                 cap, over = max_bytes, None
             return inflate(stored, cap, what, over=over)
@@ -479,7 +479,7 @@ class ShardedStore:
             report.add(f"the shard file is {size} bytes, shorter than its "
                        f"{spec.shard_index_bytes}-byte shard index (truncated?)")
             return report
-        max_bytes = self._max_bytes()
+        max_bytes, over = self._cap()
         try:
             self._check_size(spec.shard_index_bytes, "shard index")
         except ResourceLimitError as e:
@@ -517,8 +517,7 @@ class ShardedStore:
                 if not _is_zlib(data):
                     continue
             try:
-                mi = decode_minishard_index(data, m, spec, size, file, max_bytes,
-                                            over=self._over())
+                mi = decode_minishard_index(data, m, spec, size, file, max_bytes, over=over)
             except (InvalidFormatError, ResourceLimitError) as e:
                 report.add(_strip(str(e), file, m), m, error=type(e).__name__)
                 continue

@@ -49,9 +49,8 @@ class UnshardedStore:
             if data is None:
                 return None
         if is_gzip(data):
-            lo, hi = self.scale.chunk_box(grid)
-            shape = tuple(b - a for a, b in zip(lo, hi))
-            data = inflate(data, self.codec.max_encoded(shape), self.storage.describe(name))
+            data = inflate(data, self.codec.max_encoded(self.scale.chunk_shape(grid)),
+                           self.storage.describe(name))
         return data
 
     def put(self, grid, data):

@@ -280,15 +280,12 @@ class Volume:
         gzip inflated under the most bytes a valid chunk of its shape takes."""
         if stored is None:
             return None
-        lo, hi = self._scale.chunk_box(grid)
-        shape = tuple(b - a for a, b in zip(lo, hi))
         return self._store.decode_data(stored, self._what(grid, cid),
-                                       self.codec.max_encoded(shape))
+                                       self.codec.max_encoded(self._scale.chunk_shape(grid)))
 
     def _decode(self, data, grid, cid=None, out=None, part=None):
-        lo, hi = self._scale.chunk_box(grid)
-        shape = tuple(b - a for a, b in zip(lo, hi))
-        return self.codec.decode(data, shape, out=out, what=self._what(grid, cid), part=part)
+        return self.codec.decode(data, self._scale.chunk_shape(grid), out=out,
+                                 what=self._what(grid, cid), part=part)
 
     # ------------------------------------------------------------ reading
 

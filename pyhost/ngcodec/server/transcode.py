@@ -14,7 +14,6 @@ rebuilt to change its chunks' encoding).
 import collections
 import json
 import os
-import re
 import threading
 
 from .. import compressed_segmentation
@@ -22,7 +21,6 @@ from ..precomputed import open_dataset
 
 BLOCK = (8, 8, 8)
 CACHE_BYTES = 256 << 20
-CHUNK_NAME = re.compile(r"(-?\d+)-(-?\d+)_(-?\d+)-(-?\d+)_(-?\d+)-(-?\d+)")
 
 
 class Transcoder:
@@ -45,15 +43,13 @@ class Transcoder:
     def chunk(self, key, source_path):
         """``(bytes, etag)`` of chunk *key* (``{scale}/{name}``) encoded as
         compressed_segmentation, or None when *key* is not a chunk of a
-        transcoded scale. *source_path* is the stored file (checked by the
-        caller)."""
+        transcoded scale. *source_path* is its stored file (found by the
+        caller): its identity keys the cache."""
         scale, _, name = key.rpartition("/")
         vol = self.scales.get(scale)
-        m = CHUNK_NAME.fullmatch(name)
-        if vol is None or m is None:
+        grid = vol._scale.grid_of(name) if vol is not None else None
+        if grid is None:
             return None
-        v = [int(g) for g in m.groups()]
-        shape = (v[1] - v[0], v[3] - v[2], v[5] - v[4])
         st = os.stat(source_path)
         ident = (key, st.st_ino, st.st_size, st.st_mtime_ns)
         with self._lock:
@@ -61,13 +57,10 @@ class Transcoder:
             if hit is not None:
                 self._cache.move_to_end(ident)
                 return hit
-        with open(source_path, "rb") as f:
-            data = f.read()
-        if source_path.endswith(".gz") or data[:2] == b"\x1f\x8b":
-            from ..precomputed.storage import inflate
-            data = inflate(data, vol.codec.max_encoded(shape), source_path)
-        array = vol.codec.decode(data, shape, what=source_path)
-        encoded = compressed_segmentation.encode(array, BLOCK)
+        data = vol._store.get(grid)  # name or name.gz, gzip inflated under the chunk's bound
+        if data is None:  # removed since it was found
+            return None
+        encoded = compressed_segmentation.encode(vol._decode(data, grid), BLOCK)
         etag = f'"cseg-{st.st_ino:x}-{st.st_size:x}-{st.st_mtime_ns:x}"'
         with self._lock:
             self._cache[ident] = (encoded, etag)

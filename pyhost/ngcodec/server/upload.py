@@ -30,7 +30,6 @@ as it was.
 
 import asyncio
 import hmac
-import re
 import threading
 
 import numpy as np
@@ -41,9 +40,9 @@ from starlette.responses import JSONResponse
 from ..errors import NgcodecError
 from ..limits import Limits
 from ..precomputed import open_dataset
+from ..precomputed.info import parse_box
 
 BODY_SECONDS = 30.0  # an upload's body must arrive within this
-CHUNK_NAME = re.compile(r"(-?\d+)-(-?\d+)_(-?\d+)-(-?\d+)_(-?\d+)-(-?\d+)")
 
 
 def read_token(path):
@@ -82,27 +81,20 @@ class Uploads:
             self._volumes[key] = self.dataset.scale(key)
         return self._volumes[key]
 
-    def _grid(self, vol, name):
-        """The grid position of chunk *name* of *vol*, or None."""
-        m = CHUNK_NAME.fullmatch(name)
-        if not m:
-            return None
-        v = [int(g) for g in m.groups()]
-        lo, hi = (v[0], v[2], v[4]), (v[1], v[3], v[5])
-        s = vol._scale
-        grid = tuple((a - o) // c for a, o, c in zip(lo, s.voxel_offset, s.chunk_size))
-        if any(g < 0 or g >= n for g, n in zip(grid, s.grid_shape)):
-            return None
-        return grid if s.chunk_box(grid) == (lo, hi) else None
-
-    def _refuse(self, request):
-        """The 401/403 reply, or None when the bearer token is right."""
+    def _target(self, request):
+        """``(volume, scale key, name, None)`` of a request whose bearer
+        token is right and whose scale exists, else ``(None, None, None,
+        reply)`` with the 401, 403 or 404."""
         auth = request.headers.get("authorization", "")
         if not auth.startswith("Bearer "):
-            return _reply(401, "an upload needs 'Authorization: Bearer <token>'")
+            return None, None, None, _reply(401, "an upload needs 'Authorization: Bearer <token>'")
         if not hmac.compare_digest(auth[len("Bearer "):].strip().encode(), self._token):
-            return _reply(403, "wrong token")
-        return None
+            return None, None, None, _reply(403, "wrong token")
+        key, _, name = request.path_params["key"].rpartition("/")
+        vol = self._volume(key)
+        if vol is None:
+            return None, None, None, _reply(404, f"no scale {key!r} in this dataset")
+        return vol, key, name, None
 
     async def _body(self, request, cap, what):
         """``(bytes, None)``, or ``(None, a 413 reply)`` past *cap* bytes."""
@@ -123,19 +115,14 @@ class Uploads:
 
     async def endpoint(self, request):
         """PUT /<scale key>/<chunk name>: an encoded chunk."""
-        refused = self._refuse(request)
+        vol, key, name, refused = self._target(request)
         if refused is not None:
             return refused
-        key, _, name = request.path_params["key"].rpartition("/")
-        vol = self._volume(key)
-        if vol is None:
-            return _reply(404, f"no scale {key!r} in this dataset")
-        grid = self._grid(vol, name)
+        grid = vol._scale.grid_of(name)
         if grid is None:
             return _reply(400, f"{name!r} is not a chunk name of scale {key!r} "
                                "(x0-x1_y0-y1_z0-z1 on its grid, clipped at the far edge)")
-        lo, hi = vol._scale.chunk_box(grid)
-        shape = tuple(b - a for a, b in zip(lo, hi))
+        shape = vol._scale.chunk_shape(grid)
         cap = vol.codec.max_encoded(shape)
         data, refused = await self._body(request, cap, f"a chunk of shape {shape} can take")
         if refused is not None:
@@ -150,18 +137,13 @@ class Uploads:
     async def post_box(self, request):
         """POST /<scale key>/<box>: the box's voxels, raw (C, Z, Y, X),
         little-endian, x fastest; encoded here in the scale's encoding."""
-        refused = self._refuse(request)
+        vol, key, name, refused = self._target(request)
         if refused is not None:
             return refused
-        key, _, name = request.path_params["key"].rpartition("/")
-        vol = self._volume(key)
-        if vol is None:
-            return _reply(404, f"no scale {key!r} in this dataset")
-        m = CHUNK_NAME.fullmatch(name)
-        if not m:
+        box = parse_box(name)
+        if box is None:
             return _reply(400, f"{name!r} is not a box (x0-x1_y0-y1_z0-z1, absolute voxels)")
-        v = [int(g) for g in m.groups()]
-        lo, hi = (v[0], v[2], v[4]), (v[1], v[3], v[5])
+        lo, hi = box
         (blo, bhi) = vol.bounds
         if any(a >= b for a, b in zip(lo, hi)) or any(
                 a < l or b > h for a, b, l, h in zip(lo, hi, blo, bhi)):
