@@ -257,14 +257,20 @@ def serve_in_thread(app):
         sock.close()
 
 
-def http_request(base, method, path, headers=None, body=None):
+def http_request(base, method, path, headers=None, body=None, chunked=False):
     """One request with *path* sent as is (no normalisation): ``(status,
-    {lowercase header: value}, body)``."""
+    {lowercase header: value}, body)``. *chunked*: the body goes in 4 KiB
+    pieces with chunked transfer encoding (no Content-Length)."""
     import http.client
     host, port = base.removeprefix("http://").split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    conn = http.client.HTTPConnection(host, int(port), timeout=20)
     try:
-        conn.request(method, path, body=body, headers=headers or {})
+        if chunked:
+            conn.request(method, path, body=iter([body[i:i + 4096] for i in
+                                                  range(0, len(body), 4096)]),
+                         headers=headers or {}, encode_chunked=True)
+        else:
+            conn.request(method, path, body=body, headers=headers or {})
         r = conn.getresponse()
         return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
     finally:

@@ -38,7 +38,6 @@ fails, not skips, without them (build_scripts/test.sh installs them).
 
 from __future__ import annotations
 
-import http.client
 import json
 import time
 from pathlib import Path
@@ -51,7 +50,7 @@ import ngcodec.precomputed as ngp
 from ngcodec.server import create_app
 from ngcodec.server.viewer import TOKEN
 from tests import common
-from tests.common import serve_in_thread
+from tests.common import http_request, serve_in_thread
 from tests.test_js import CHROMIUM, JS_TESTS, node_modules, require, run  # noqa: F401
 
 SIZE = (100, 80, 40)  # x, y, z: edge chunks on every axis
@@ -175,14 +174,7 @@ def servers(dataset):
 
 
 def get(url: str, path: str, headers=None):
-    host, port = url.removeprefix("http://").split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=10)
-    try:
-        conn.request("GET", path, headers=headers or {})
-        r = conn.getresponse()
-        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
-    finally:
-        conn.close()
+    return http_request(url, "GET", path, headers)
 
 
 # --------------------------------------------------------------------------

@@ -3,7 +3,6 @@ sandboxed decode before anything is written; a rejection leaves every file
 as it was; concurrent uploads into one shard all land."""
 
 import hashlib
-import http.client
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +13,7 @@ import pytest
 import ngcodec.precomputed as ngp
 from ngcodec import compressed_segmentation as cseg
 from ngcodec.server import create_app
-from tests.common import serve_in_thread
+from tests.common import http_request, serve_in_thread
 from tests.test_serve import make_dataset
 
 TOKEN = "s3cret-token"
@@ -24,20 +23,9 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def put(base, path, body, headers=None, chunked=False):
-    host, port = base.removeprefix("http://").split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=20)
-    try:
-        if chunked:
-            conn.request("PUT", path, body=iter([body[i:i + 4096] for i in
-                                                 range(0, len(body), 4096)]),
-                         headers=headers or {}, encode_chunked=True)
-        else:
-            conn.request("PUT", path, body=body, headers=headers or {})
-        r = conn.getresponse()
-        data = r.read()
-        return r.status, json.loads(data) if data else None
-    finally:
-        conn.close()
+    """``(status, the JSON reply or None)`` of a PUT."""
+    status, _, data = http_request(base, "PUT", path, headers, body, chunked)
+    return status, json.loads(data) if data else None
 
 
 def snapshot(root):
@@ -176,14 +164,8 @@ def test_the_command_with_uploads(tmp_path):
 
 
 def post(base, path, body, headers=AUTH):
-    host, port = base.removeprefix("http://").split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=20)
-    try:
-        conn.request("POST", path, body=body, headers=headers)
-        r = conn.getresponse()
-        return r.status, json.loads(r.read() or b"null")
-    finally:
-        conn.close()
+    status, _, data = http_request(base, "POST", path, headers, body)
+    return status, json.loads(data) if data else None
 
 
 @pytest.mark.parametrize("key", ["s0", "s1"], ids=["unsharded cseg", "sharded raw"])
@@ -295,7 +277,6 @@ def test_sigkill_during_uploads_leaves_old_or_new(tmp_path):
     (root / "s0" / ".32-40_0-32_0-16.ngcodec-tmp-000000000000").write_bytes(b"half")
     proc, base = _start(args)
     try:
-        from tests.common import http_request
         status, _, _ = http_request(base, "GET", "/s0/.32-40_0-32_0-16.ngcodec-tmp-000000000000")
         assert status == 404
         assert http_request(base, "GET", "/info")[0] == 200
@@ -318,7 +299,6 @@ def test_64_clients_reading_and_uploading(tmp_path):
     import threading
     import time
 
-    from tests.common import http_request
     root = tmp_path / "ds"
     a = make_dataset(root)
     shard = sorted((root / "s1").glob("*.shard"))[0]
@@ -386,7 +366,6 @@ def test_a_thousand_hostile_uploads(site):
     then serves those bytes), each other one gets a 4xx with a reason and
     changes nothing; the server's resident memory stays bounded."""
     from tests import spec
-    from tests.common import http_request
     base, root, _ = site
     path, shape = "/s0/32-40_0-32_0-16", (8, 32, 16)
     codec = ngp.open(root, scale="s0").codec
@@ -467,6 +446,5 @@ def test_a_slow_body_is_cut_off(tmp_path):
             elapsed = time.monotonic() - t0
         assert reply.startswith(b"HTTP/1.1 408"), reply[:200]
         assert b"did not arrive within 0.5 s" in reply and elapsed < 3, elapsed
-        from tests.common import http_request
         assert http_request(base, "GET", "/info")[0] == 200
     assert snapshot(root) == before
