@@ -61,7 +61,9 @@ class DatasetFiles:
         self._conditional = StaticFiles(directory=self.root)
 
     def locate(self, key):
-        """``(path, gzip)`` of the file that serves *key*, or None."""
+        """``(path, gzip)`` of the file that serves *key*, or None. *gzip*:
+        True for ``key.gz`` served as *key*, None when the file's first
+        bytes decide (a chunk file that may hold gzip bytes), else False."""
         try:
             check_key(key)
         except InvalidParameterError:
@@ -70,8 +72,8 @@ class DatasetFiles:
             return None
         plain = self._file(key)
         if plain is not None:
-            gz = not key.endswith((".gz", SHARD_SUFFIX)) and key != "info" and _starts_gzip(plain)
-            return plain, gz
+            return plain, None if not key.endswith((".gz", SHARD_SUFFIX)) and key != "info" \
+                else False
         if not key.endswith(".gz"):
             packed = self._file(key + ".gz")
             if packed is not None:
@@ -108,13 +110,16 @@ class DatasetFiles:
                     return NotModifiedResponse(Headers({"etag": etag}))
                 return Response(data, media_type="application/octet-stream",
                                 headers={"ETag": etag})
-        headers = {"Content-Encoding": "gzip"} if gz else {}
         media = "application/json" if key == "info" else "application/octet-stream"
         try:
             f = open(path, "rb")  # noqa: SIM115 - held by the response, closed with it
         except OSError:  # gone since it was found
             return PlainTextResponse("not found", status_code=404)
         st = os.fstat(f.fileno())
+        if gz is None:  # the magic, read from the file that is served
+            gz = f.read(2) == GZIP_MAGIC
+            f.seek(0)
+        headers = {"Content-Encoding": "gzip"} if gz else {}
         # Served from the file opened here: a write renamed over it meanwhile
         # (every write is one) cannot give a body of the new file under the
         # old one's size and ETag. Where /proc/self/fd is missing (not
@@ -132,11 +137,6 @@ class DatasetFiles:
                 with f:
                     return Response(f.read(), headers=dict(response.headers))
         return response
-
-
-def _starts_gzip(path):
-    with open(path, "rb") as f:
-        return f.read(2) == GZIP_MAGIC
 
 
 def create_app(root, viewer=False, upload_token=None, limits=None, upload_body_seconds=None,
