@@ -37,12 +37,10 @@
  * Neuroglancer and tensorstore. All arithmetic on input values is done in
  * 64 bits or checked, so nothing wraps.
  */
+#include <stdlib.h>
+
 #include "cseg_internal.h"
 #include "simd.h"
-
-NGC_INLINE int valid_bits(uint32_t bits) {
-  return bits <= 32 && (bits & (bits - 1)) == 0;
-}
 
 /* Where a block's visible voxels go in the output. */
 typedef struct block_view {
@@ -98,12 +96,6 @@ NGC_INLINE void unpack_indices(const uint32_t *values, uint32_t count,
   }
   for (uint32_t pos = full_words * per_word; pos < count; pos++)
     indices[pos] = (ngc_load32(&values[full_words]) >> ((pos % per_word) * bits)) & mask;
-}
-
-NGC_INLINE uint32_t index_at(const uint32_t *values, uint32_t pos, const uint32_t bits) {
-  const uint32_t per_word = 32 / bits;
-  const uint32_t mask = bits == 32 ? 0xFFFFFFFFu : (1u << bits) - 1;
-  return (ngc_load32(&values[pos / per_word]) >> ((pos % per_word) * bits)) & mask;
 }
 
 /*
@@ -272,55 +264,87 @@ static int decode_block_u64(const uint32_t *vals, const uint8_t *table, uint32_t
   return decode_block_bits(vals, table, entries, g, v, bits, 2);
 }
 
-/* Checks the header of block `pos` (grid coordinates) of the channel data
- * `w[0..n)` (n words to the end of the chunk), then decodes the block into
- * the channel's output `out`. */
-NGC_INLINE int check_and_decode_block(const uint32_t *w, uint32_t n, const geometry *g,
-                                      const uint32_t pos[3], uint32_t b, uint8_t *out,
-                                      size_t row_stride, size_t plane_stride) {
-  const size_t label_bytes = 4 * (size_t)g->value_words;
-  const uint32_t h0 = ngc_load32(&w[2 * (size_t)b]);
-  const uint32_t values_offset = ngc_load32(&w[2 * (size_t)b + 1]);
-  const uint32_t bits = h0 >> 24, table_offset = h0 & MAX_OFFSET;
-  if (!valid_bits(bits)) return NGC_ERR_BAD_BITS;
-  if (table_offset > n) return NGC_ERR_BAD_TABLE_OFFSET;
-  if (values_offset > n || values_words(bits, g->block_volume) > n - values_offset)
-    return NGC_ERR_BAD_VALUES_OFFSET;
-  const uint32_t entries = (n - table_offset) / g->value_words;
-
-  block_view v;
-  uint32_t origin[3];
-  block_extent(g, pos, origin, v.vis);
-  v.row_stride = row_stride;
-  v.plane_stride = plane_stride;
-  v.out = out + origin[2] * plane_stride + origin[1] * row_stride + origin[0] * label_bytes;
-
-  const uint8_t *table = (const uint8_t *)(w + table_offset);
-  if (bits == 0) {
-    if (entries == 0) return NGC_ERR_EMPTY_TABLE;
-    if (g->value_words == 1) fill_block(table, &v, 1);
-    else fill_block(table, &v, 2);
+/* Decodes block b, whose header h is checked, into view v. */
+NGC_INLINE int decode_checked_block(const uint32_t *w, const geometry *g, const block_header *h,
+                                    const block_view *v) {
+  const uint8_t *table = (const uint8_t *)(w + h->table_offset);
+  if (h->bits == 0) {
+    if (g->value_words == 1) fill_block(table, v, 1);
+    else fill_block(table, v, 2);
     return NGC_OK;
   }
-  const uint32_t *vals = w + values_offset;
-  return g->value_words == 1 ? decode_block_u32(vals, table, entries, g, &v, bits)
-                             : decode_block_u64(vals, table, entries, g, &v, bits);
+  const uint32_t *vals = w + h->values_offset;
+  return g->value_words == 1 ? decode_block_u32(vals, table, h->entries, g, v, h->bits)
+                             : decode_block_u64(vals, table, h->entries, g, v, h->bits);
 }
 
-/* Decodes channel data `w[0..n)` into `out`. An error about one block sets
- * *fail_block to its index; a truncated block headers region leaves it. */
-static int decode_channel(const uint32_t *w, uint32_t n, const geometry *g,
-                          uint8_t *out, uint32_t *fail_block) {
-  if (n / 2 < g->num_blocks) return NGC_ERR_TRUNCATED;
-  const size_t row_stride = g->size[0] * 4 * (size_t)g->value_words;
-  const size_t plane_stride = g->size[1] * row_stride;
-  uint32_t b = 0;
-  for (uint32_t bz = 0; bz < g->grid[2]; bz++)
-    for (uint32_t by = 0; by < g->grid[1]; by++)
-      for (uint32_t bx = 0; bx < g->grid[0]; bx++, b++) {
+/* What one decode writes: the voxels [lo, hi) of the chunk (x, y, z) into
+ * out, laid out (Z, Y, X) per channel with the given strides; `scratch`
+ * (NULL until needed) holds one block for blocks that start before lo. */
+typedef struct box_target {
+  uint32_t lo[3], hi[3];
+  uint8_t *out;
+  size_t row_stride, plane_stride;
+  uint8_t *scratch;
+} box_target;
+
+/* Decodes the blocks of channel data w[0..n) that meet the box: a block
+ * that starts inside the box is decoded in place (its rows are written
+ * from its first voxel on); one that starts before it is decoded into
+ * scratch and its part copied out. Only those blocks' headers and values
+ * are read and checked. An error about one block sets *fail_block. */
+static int decode_channel(const uint32_t *w, uint32_t n, const geometry *g, box_target *t,
+                          uint32_t *fail_block) {
+  const size_t lb = 4 * (size_t)g->value_words;
+  uint32_t first[3], last[3];
+  for (int i = 0; i < 3; i++)
+    if (t->lo[i] == t->hi[i]) return NGC_OK;
+  for (int i = 0; i < 3; i++) {
+    first[i] = t->lo[i] / g->block[i];
+    last[i] = ngc_ceil_div(t->hi[i], g->block[i]);
+  }
+  for (uint32_t bz = first[2]; bz < last[2]; bz++)
+    for (uint32_t by = first[1]; by < last[1]; by++)
+      for (uint32_t bx = first[0]; bx < last[0]; bx++) {
         const uint32_t pos[3] = {bx, by, bz};
-        const int status =
-            check_and_decode_block(w, n, g, pos, b, out, row_stride, plane_stride);
+        const uint32_t b = (bz * g->grid[1] + by) * g->grid[0] + bx;
+        block_header h;
+        int status = read_block_header(w, n, g, b, &h);
+        uint32_t origin[3], vis[3], start[3];
+        block_extent(g, pos, origin, vis);
+        int inside = 1;
+        for (int i = 0; i < 3; i++) {
+          /* Visible rows from the block's first voxel up to the box's end. */
+          if (origin[i] + vis[i] > t->hi[i]) vis[i] = t->hi[i] - origin[i];
+          start[i] = origin[i] < t->lo[i] ? t->lo[i] - origin[i] : 0;
+          inside &= start[i] == 0;
+        }
+        block_view v;
+        memcpy(v.vis, vis, sizeof vis);
+        if (inside) {
+          v.row_stride = t->row_stride;
+          v.plane_stride = t->plane_stride;
+          v.out = t->out + (origin[2] - t->lo[2]) * t->plane_stride +
+                  (origin[1] - t->lo[1]) * t->row_stride + (origin[0] - t->lo[0]) * lb;
+        } else {
+          if (t->scratch == NULL) t->scratch = malloc((size_t)g->block_volume * lb);
+          if (t->scratch == NULL) return NGC_ERR_NO_MEMORY;
+          v.row_stride = vis[0] * lb;
+          v.plane_stride = vis[1] * v.row_stride;
+          v.out = t->scratch;
+        }
+        /* One call site: the block decoders are inlined for every width. */
+        if (status == NGC_OK) status = decode_checked_block(w, g, &h, &v);
+        if (status == NGC_OK && !inside) {
+          const size_t row_bytes = (vis[0] - start[0]) * lb;
+          for (uint32_t z = start[2]; z < vis[2]; z++)
+            for (uint32_t y = start[1]; y < vis[1]; y++)
+              memcpy(t->out + (origin[2] + z - t->lo[2]) * t->plane_stride +
+                         (origin[1] + y - t->lo[1]) * t->row_stride +
+                         (origin[0] + start[0] - t->lo[0]) * lb,
+                     t->scratch + z * v.plane_stride + y * v.row_stride + start[0] * lb,
+                     row_bytes);
+        }
         if (status != NGC_OK) {
           *fail_block = b;
           return status;
@@ -329,10 +353,45 @@ static int decode_channel(const uint32_t *w, uint32_t n, const geometry *g,
   return NGC_OK;
 }
 
-/* Records the place of a failure (see struct ngc_chunk) and returns it. */
-NGC_INLINE int fail_at(ngc_chunk *chunk, int status, uint32_t channel, uint32_t block) {
-  chunk->fail_channel = channel;
-  chunk->fail_block = block;
+/* ngc_cseg_decode and ngc_cseg_decode_box: the box [lo, hi) of every
+ * channel into dst, which holds exactly the box's voxels. */
+static int decode_box(ngc_chunk *chunk, const uint32_t lo[3], const uint32_t hi[3],
+                      const void *src, size_t src_size, void *dst, size_t dst_capacity) {
+  geometry g;
+  size_t decoded_size;
+  int status = get_geometry(chunk, &decoded_size, &g);
+  if (status != NGC_OK) return status;
+  const size_t lb = 4 * (size_t)g.value_words;
+  /* Box sizes are at most the chunk's, so these products fit in size_t. */
+  uint64_t box_voxels = 1;
+  for (int i = 0; i < 3; i++) {
+    if (lo[i] > hi[i] || hi[i] > g.size[i]) return NGC_ERR_BAD_PARAMS;
+    box_voxels *= hi[i] - lo[i];
+  }
+  const size_t channel_bytes = (size_t)box_voxels * lb;
+  if (dst_capacity / chunk->num_channels < channel_bytes) return NGC_ERR_DST_TOO_SMALL;
+  if ((src == NULL && src_size != 0) || (dst == NULL && channel_bytes != 0))
+    return NGC_ERR_BAD_PARAMS;
+  uint32_t n, c;
+  status = cseg_source(chunk, src_size, &n, &c);
+  if (status != NGC_OK) return fail_at(chunk, status, c, NGC_NO_PLACE);
+  box_target t;
+  memcpy(t.lo, lo, sizeof t.lo);
+  memcpy(t.hi, hi, sizeof t.hi);
+  t.row_stride = (hi[0] - lo[0]) * lb;
+  t.plane_stride = (hi[1] - lo[1]) * t.row_stride;
+  t.scratch = NULL;
+  for (c = 0; c < chunk->num_channels && status == NGC_OK; c++) {
+    const uint32_t *w;
+    uint32_t cn, block = NGC_NO_PLACE;
+    status = cseg_channel(src, n, &g, c, &w, &cn);
+    if (status == NGC_OK) {
+      t.out = (uint8_t *)dst + c * channel_bytes;
+      status = decode_channel(w, cn, &g, &t, &block);
+    }
+    if (status != NGC_OK) fail_at(chunk, status, c, block);
+  }
+  free(t.scratch);
   return status;
 }
 
@@ -341,26 +400,15 @@ int ngc_cseg_decode(ngc_chunk *chunk, const void *src, size_t src_size,
   if (chunk == NULL) return NGC_ERR_BAD_PARAMS;
   chunk->fail_channel = NGC_NO_PLACE;
   chunk->fail_block = NGC_NO_PLACE;
-  geometry g;
-  size_t decoded_size;
-  int status = get_geometry(chunk, &decoded_size, &g);
-  if (status != NGC_OK) return status;
-  if (dst_capacity < decoded_size) return NGC_ERR_DST_TOO_SMALL;
-  if ((src == NULL && src_size != 0) || (dst == NULL && decoded_size != 0))
-    return NGC_ERR_BAD_PARAMS;
-  if (src_size % 4 != 0) return NGC_ERR_UNALIGNED;
-  const uint32_t *w = (const uint32_t *)src;
-  const uint32_t n = (uint32_t)(src_size / 4);
-  /* The first channel whose offset word is missing is the place. */
-  if (n < chunk->num_channels) return fail_at(chunk, NGC_ERR_TRUNCATED, n, NGC_NO_PLACE);
-  const size_t channel_bytes = decoded_size / chunk->num_channels;
-  for (uint32_t c = 0; c < chunk->num_channels; c++) {
-    const uint32_t offset = ngc_load32(&w[c]);
-    if (offset > n) return fail_at(chunk, NGC_ERR_BAD_CHANNEL_OFFSET, c, NGC_NO_PLACE);
-    uint32_t block = NGC_NO_PLACE;
-    status = decode_channel(w + offset, n - offset, &g, (uint8_t *)dst + c * channel_bytes,
-                            &block);
-    if (status != NGC_OK) return fail_at(chunk, status, c, block);
-  }
-  return NGC_OK;
+  const uint32_t lo[3] = {0, 0, 0};
+  return decode_box(chunk, lo, chunk->size, src, src_size, dst, dst_capacity);
+}
+
+int ngc_cseg_decode_box(ngc_chunk *chunk, const ngc_box *box, const void *src,
+                        size_t src_size, void *dst, size_t dst_capacity) {
+  if (chunk == NULL) return NGC_ERR_BAD_PARAMS;
+  chunk->fail_channel = NGC_NO_PLACE;
+  chunk->fail_block = NGC_NO_PLACE;
+  if (box == NULL) return NGC_ERR_BAD_PARAMS;
+  return decode_box(chunk, box->lo, box->hi, src, src_size, dst, dst_capacity);
 }

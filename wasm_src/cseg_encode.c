@@ -49,18 +49,6 @@ typedef struct encoder {
   uint32_t pos;      /* words written */
 } encoder;
 
-/* murmur3's 64-bit finaliser: every input bit reaches every output bit, so
- * labels (or tables) that differ only in high bits do not pile into one
- * slot; a bare multiply would let crafted labels make probing quadratic. */
-NGC_INLINE uint64_t mix64(uint64_t h) {
-  h ^= h >> 33;
-  h *= 0xFF51AFD7ED558CCDull;
-  h ^= h >> 33;
-  h *= 0xC4CEB9FE1A85EC53ull;
-  h ^= h >> 33;
-  return h;
-}
-
 NGC_INLINE uint32_t hash_label(uint64_t label) { return (uint32_t)mix64(label); }
 
 NGC_INLINE label_slot *find_label(encoder *e, uint64_t label) {

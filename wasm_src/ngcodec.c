@@ -30,6 +30,8 @@ const char *ngc_error_name(int status) {
     case NGC_ERR_OFFSET_OVERFLOW: return "NGC_ERR_OFFSET_OVERFLOW";
     case NGC_ERR_TOO_LARGE: return "NGC_ERR_TOO_LARGE";
     case NGC_ERR_NO_MEMORY: return "NGC_ERR_NO_MEMORY";
+    case NGC_ERR_NOT_MAPPED: return "NGC_ERR_NOT_MAPPED";
+    case NGC_ERR_TABLE_OVERLAP: return "NGC_ERR_TABLE_OVERLAP";
     default: return "NGC_ERR_UNKNOWN";
   }
 }

@@ -81,7 +81,14 @@ typedef enum ngc_status {
   /* A size computed from the geometry overflows the 32-bit address space. */
   NGC_ERR_TOO_LARGE = -13,
   /* malloc failed (the host's memory limit, or the 4 GiB wasm32 ceiling). */
-  NGC_ERR_NO_MEMORY = -14
+  NGC_ERR_NO_MEMORY = -14,
+  /* ngc_cseg_remap: a voxel holds a label the mapping lacks (the mapping's
+   * `missing` field names it). */
+  NGC_ERR_NOT_MAPPED = -15,
+  /* ngc_cseg_remap: a lookup table overlaps headers, values or another
+   * table out of step, so it cannot be rewritten in place. The chunk is
+   * valid: decode, map and encode it instead. */
+  NGC_ERR_TABLE_OVERLAP = -16
 } ngc_status;
 
 /* The stable name of a status ("NGC_OK", "NGC_ERR_BAD_BITS", ...), or
@@ -168,6 +175,94 @@ NGC_API int ngc_cseg_encode(ngc_chunk *chunk, const void *src, size_t src_size,
  * partly written. Allocates nothing. Writes chunk->fail_*. */
 NGC_API int ngc_cseg_decode(ngc_chunk *chunk, const void *src, size_t src_size,
                             void *dst, size_t dst_capacity);
+
+/* A box of voxels of a chunk: lo <= x < hi on each axis (x, y, z). */
+typedef struct ngc_box {
+  uint32_t lo[3];
+  uint32_t hi[3];
+} ngc_box;
+
+/* Decodes the voxels of `box` (which lies inside the chunk) of every
+ * channel into dst, a (C, Z, Y, X) array of the box's size: dst_capacity
+ * must be at least num_channels * box voxels * value_bytes. Only the blocks
+ * the box meets are read, and those are checked as ngc_cseg_decode checks
+ * them (with the channel offsets and the size of every channel's block
+ * headers region); blocks outside the box are not looked at. A box that
+ * starts inside a block needs one block of scratch (malloc). Writes
+ * chunk->fail_*. ngc_cseg_decode is this call with the whole chunk. */
+NGC_API int ngc_cseg_decode_box(ngc_chunk *chunk, const ngc_box *box, const void *src,
+                                size_t src_size, void *dst, size_t dst_capacity);
+
+/* ========================================================================== */
+/*              Questions asked of compressed_segmentation chunks             */
+/* ========================================================================== */
+
+/*
+ * These calls read the packed indices and the tables, never decode voxels,
+ * and check the chunk exactly as ngc_cseg_decode does (same statuses, same
+ * fail_* places): a chunk decode refuses, they refuse. Labels are those of
+ * the visible voxels, whatever else a table holds. uint32 labels travel as
+ * uint64. Each allocates scratch (malloc) and frees it, except 384 KiB of
+ * per-index counters that the first call allocates and later calls reuse.
+ */
+
+/* A set of labels: `labels` sorted ascending, no repeats (else
+ * NGC_ERR_BAD_PARAMS). */
+typedef struct ngc_labels {
+  const uint64_t *labels;
+  uint32_t count;
+} ngc_labels;
+
+/* One label of a channel and how many voxels hold it. */
+typedef struct ngc_label_count {
+  uint64_t label;
+  uint64_t count;
+} ngc_label_count;
+
+/* The labels of each channel, ascending, with voxel counts. Channel c's are
+ * dst[channel_ends[c - 1] .. channel_ends[c]) (from 0 for c = 0);
+ * channel_ends holds num_channels words. *count_ret receives the number of
+ * entries of all channels; when it exceeds dst_capacity (in entries), the
+ * call returns NGC_ERR_DST_TOO_SMALL with *count_ret set: retry with that. */
+NGC_API int ngc_cseg_label_counts(ngc_chunk *chunk, const void *src, size_t src_size,
+                                  ngc_label_count *dst, size_t dst_capacity,
+                                  uint32_t *channel_ends, size_t *count_ret);
+
+/* found_ret[c] = 1 if a voxel of channel c holds a label of `set`, else 0
+ * (num_channels bytes). Blocks of up to 8 bits whose reachable table
+ * entries hold none of the labels are ruled out without reading their
+ * values (but still checked). */
+NGC_API int ngc_cseg_contains(ngc_chunk *chunk, const void *src, size_t src_size,
+                              const ngc_labels *set, uint8_t *found_ret);
+
+/* dst[c, z, y, x] = 1 if that voxel holds a label of `set`, else 0: a
+ * (C, Z, Y, X) array of bytes, dst_capacity >= num_channels * voxels. */
+NGC_API int ngc_cseg_mask(ngc_chunk *chunk, const void *src, size_t src_size,
+                          const ngc_labels *set, uint8_t *dst, size_t dst_capacity);
+
+/* A label mapping: keys sorted ascending, no repeats; values[i] replaces
+ * keys[i] (for uint32 chunks, every value must fit in 32 bits). */
+#define NGC_PRESERVE_MISSING 1u /* flags: labels without a key stay as they are */
+typedef struct ngc_mapping {
+  const uint64_t *keys;
+  const uint64_t *values;
+  uint32_t count;
+  uint32_t flags;
+  uint64_t missing; /* out: the label that made NGC_ERR_NOT_MAPPED */
+} ngc_mapping;
+
+/* Writes to dst (src_size bytes, dst_capacity >= src_size; dst may be src)
+ * the chunk with every lookup table entry that some index reaches replaced
+ * by its mapped value; headers and packed indices are copied unchanged,
+ * so the output decodes to the mapping applied to every voxel. Tables may
+ * then hold a label twice (two labels merged); decoders accept that.
+ * Without NGC_PRESERVE_MISSING, a visible voxel whose label has no key
+ * fails with NGC_ERR_NOT_MAPPED (mapping->missing = the label); entries
+ * that no visible voxel uses are mapped when they have a key and left
+ * otherwise. NGC_ERR_TABLE_OVERLAP: see the status. dst is written only
+ * on success. */
+NGC_API int ngc_cseg_remap(ngc_chunk *chunk, const void *src, size_t src_size,
+                           ngc_mapping *mapping, void *dst, size_t dst_capacity);
 
 #ifdef __cplusplus
 }

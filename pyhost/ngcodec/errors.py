@@ -99,6 +99,10 @@ STATUSES = (
            "the chunk exceeds the 4 GiB wasm32 address space"),
     Status(-14, "NGC_ERR_NO_MEMORY", ResourceLimitError,
            "out of memory (memory limit reached)"),
+    Status(-15, "NGC_ERR_NOT_MAPPED", InvalidParameterError,
+           "a voxel holds a label that the mapping does not map"),
+    Status(-16, "NGC_ERR_TABLE_OVERLAP", NgcodecError,
+           "a lookup table overlaps other data, so it cannot be rewritten in place"),
 )
 
 _BY_CODE = {s.code: s for s in STATUSES}

@@ -40,6 +40,11 @@ EXPORTS = {
     "ngc_cseg_encode_bound": (2, 1),
     "ngc_cseg_encode": (6, 1),
     "ngc_cseg_decode": (5, 1),
+    "ngc_cseg_decode_box": (6, 1),
+    "ngc_cseg_label_counts": (7, 1),
+    "ngc_cseg_contains": (5, 1),
+    "ngc_cseg_mask": (6, 1),
+    "ngc_cseg_remap": (6, 1),
 }
 
 # Copies up to this size hold the GIL (~5 us: less than two GIL hand-overs

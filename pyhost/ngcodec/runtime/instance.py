@@ -162,6 +162,9 @@ class Instance:
     def read_u32(self, ptr):
         return ctypes.c_uint32.from_address(self.base() + ptr).value
 
+    def read_u64(self, ptr):
+        return ctypes.c_uint64.from_address(self.base() + ptr).value
+
     # -- the call's chunk -----------------------------------------------------
     def set_chunk(self, chunk):
         """Writes the call's ngc_chunk (size, num_channels, value_bytes,

@@ -86,6 +86,10 @@ export const STATUSES = Object.freeze([
     "the chunk exceeds the 4 GiB wasm32 address space"),
   status(-14, "NGC_ERR_NO_MEMORY", ResourceLimitError,
     "out of memory (memory limit reached)"),
+  status(-15, "NGC_ERR_NOT_MAPPED", InvalidParameterError,
+    "a voxel holds a label that the mapping does not map"),
+  status(-16, "NGC_ERR_TABLE_OVERLAP", NgcodecError,
+    "a lookup table overlaps other data, so it cannot be rewritten in place"),
 ]);
 
 const BY_CODE = new Map(STATUSES.map((s) => [s.code, s]));

@@ -1,0 +1,593 @@
+/*
+ * cseg_ops.c - questions answered on compressed_segmentation chunks
+ * without decoding them: label counts (and so labels), contains, mask and
+ * remap. The format and the checks on untrusted input are those of
+ * cseg_decode.c; every operation makes all of them, so a chunk that
+ * ngc_cseg_decode refuses is refused here with the same status and place.
+ *
+ * The one idea: a block's voxels hold the labels table[i] for the indices
+ * i its visible voxels use, so every question is first asked of the
+ * packed indices (a few bits per voxel, read a word at a time) and only
+ * then of the table. Which table entries are used is found by reading the
+ * indices, never trusted from the table's length: encoders may leave
+ * entries that no voxel uses (padding voxels of edge blocks, tables shared
+ * between blocks), and tables have no stored length at all.
+ */
+#include <stdlib.h>
+
+#include "cseg_internal.h"
+
+/* ------------------------------------------------------------------------ */
+/* Used indices of one block                                                */
+/* ------------------------------------------------------------------------ */
+
+/* Per-index voxel counts for blocks of up to 16 bits: `counts` is zero
+ * between blocks, `touched` lists the indices a block made nonzero, so
+ * nothing is cleared that was not used. Allocated on first use and kept
+ * (384 KiB) for the life of the instance. */
+#define SMALL_BITS 16
+static uint32_t *counts;
+static uint16_t *touched;
+
+/* The indices the visible voxels of one block use, each once, with their
+ * voxel counts: in touched/counts (bits <= 16) or in `heap` (32 bits:
+ * index[n] then count[n], malloc'd). */
+typedef struct used_set {
+  uint32_t n;
+  uint32_t *heap;
+} used_set;
+
+NGC_INLINE void used_get(const used_set *u, uint32_t i, uint32_t *index, uint32_t *count) {
+  if (u->heap != NULL) {
+    *index = u->heap[i];
+    *count = u->heap[u->n + i];
+  } else {
+    *index = touched[i];
+    *count = counts[*index];
+  }
+}
+
+static void used_release(used_set *u) {
+  if (u->heap != NULL) {
+    free(u->heap);
+    u->heap = NULL;
+  } else {
+    for (uint32_t i = 0; i < u->n; i++) counts[touched[i]] = 0;
+  }
+  u->n = 0;
+}
+
+NGC_INLINE void add_count(used_set *u, uint32_t index, uint32_t k) {
+  if (counts[index] == 0) touched[u->n++] = (uint16_t)index;
+  counts[index] += k;
+}
+
+/* LSD radix sort of n words by value (the 32-bit path only). */
+static void sort_u32(uint32_t *a, uint32_t *tmp, uint32_t n) {
+  static uint32_t hist[256];
+  for (int shift = 0; shift < 32; shift += 8) {
+    memset(hist, 0, sizeof hist);
+    for (uint32_t i = 0; i < n; i++) hist[(a[i] >> shift) & 255]++;
+    if (n == 0 || hist[(a[0] >> shift) & 255] == n) continue;
+    uint32_t sum = 0;
+    for (int d = 0; d < 256; d++) {
+      const uint32_t h = hist[d];
+      hist[d] = sum;
+      sum += h;
+    }
+    for (uint32_t i = 0; i < n; i++) tmp[hist[(a[i] >> shift) & 255]++] = a[i];
+    memcpy(a, tmp, (size_t)n * 4);
+  }
+}
+
+/* Every index of the full block (padding included, as the decoder checks)
+ * is below `entries`. Only a table near the end of the chunk can fail. */
+static int indices_valid(const uint32_t *values, const block_header *h, uint32_t volume) {
+  if ((uint64_t)h->entries >= ((uint64_t)1 << h->bits)) return 1;
+  for (uint32_t pos = 0; pos < volume; pos++)
+    if (index_at(values, pos, h->bits) >= h->entries) return 0;
+  return 1;
+}
+
+/* Fills *u with the indices that the visible voxels vis[3] of a checked
+ * block use. Rows that lie in one word of values and hold one index (most
+ * rows of a segmentation) count as one addition. */
+static int scan_block(const uint32_t *w, const geometry *g, const block_header *h,
+                      const uint32_t vis[3], used_set *u) {
+  u->n = 0;
+  u->heap = NULL;
+  const uint32_t bits = h->bits, bx = g->block[0], by = g->block[1];
+  const uint32_t nx = vis[0], ny = vis[1], nz = vis[2];
+  if (bits == 0) {
+    add_count(u, 0, nx * ny * nz);
+    return NGC_OK;
+  }
+  const uint32_t *values = w + h->values_offset;
+  if (!indices_valid(values, h, g->block_volume)) return NGC_ERR_BAD_TABLE_INDEX;
+  if (bits > SMALL_BITS) {
+    const uint32_t visible = nx * ny * nz;
+    uint32_t *heap = malloc(3 * (size_t)visible * 4);
+    if (heap == NULL) return NGC_ERR_NO_MEMORY;
+    uint32_t k = 0;
+    for (uint32_t z = 0; z < nz; z++)
+      for (uint32_t y = 0; y < ny; y++)
+        for (uint32_t x = 0; x < nx; x++) heap[k++] = values[(z * by + y) * bx + x];
+    sort_u32(heap, heap + visible, visible);
+    /* Runs of equal indices become (index, count); counts go after n. */
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < visible; n++) {
+      uint32_t j = i;
+      while (j < visible && heap[j] == heap[i]) j++;
+      heap[n] = heap[i];
+      heap[visible + n] = j - i;
+      i = j;
+    }
+    memmove(heap + n, heap + visible, (size_t)n * 4);
+    u->n = n;
+    u->heap = heap;
+    return NGC_OK;
+  }
+  const uint32_t per_word = 32 / bits, mask = (1u << bits) - 1;
+  const int in_word = per_word % bx == 0;
+  const uint32_t row_bits = nx * bits;
+  const uint32_t row_mask = row_bits >= 32 ? 0xFFFFFFFFu : (1u << row_bits) - 1;
+  uint32_t repeat = 0;
+  for (uint32_t x = 0; x < nx && in_word; x++) repeat |= 1u << (x * bits);
+  for (uint32_t z = 0; z < nz; z++)
+    for (uint32_t y = 0; y < ny; y++) {
+      const uint32_t pos = (z * by + y) * bx;
+      if (in_word) {
+        uint32_t word = ngc_load32(&values[pos / per_word]) >> ((pos % per_word) * bits);
+        const uint32_t first = word & mask;
+        if ((word & row_mask) == first * repeat) {
+          add_count(u, first, nx);
+          continue;
+        }
+        for (uint32_t x = 0; x < nx; x++, word >>= bits) add_count(u, word & mask, 1);
+      } else {
+        for (uint32_t x = 0; x < nx; x++) add_count(u, index_at(values, pos + x, bits), 1);
+      }
+    }
+  return NGC_OK;
+}
+
+NGC_INLINE uint64_t table_label(const uint32_t *w, const block_header *h, uint32_t index,
+                                uint32_t vw) {
+  const uint32_t *p = w + h->table_offset + (size_t)index * vw;
+  return vw == 1 ? ngc_load32(p) : ngc_load64(p);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Walking a chunk                                                          */
+/* ------------------------------------------------------------------------ */
+
+/* The blocks of every channel, in the decoder's order, with their checked
+ * headers and visible extents. An operation is a `visit` called for each
+ * block; it returns a status, and NGC_OK to go on. */
+typedef int (*block_visit)(void *op, uint32_t c, const uint32_t *w, const geometry *g,
+                           const block_header *h, const uint32_t origin[3],
+                           const uint32_t vis[3]);
+
+/* Called after the last block of channel c (may be NULL). */
+typedef int (*channel_done)(void *op, uint32_t c);
+
+static int walk(ngc_chunk *chunk, const void *src, size_t src_size, void *op,
+                block_visit visit, channel_done done) {
+  geometry g;
+  size_t decoded_size;
+  int status = get_geometry(chunk, &decoded_size, &g);
+  if (status != NGC_OK) return status;
+  if (src == NULL && src_size != 0) return NGC_ERR_BAD_PARAMS;
+  if (counts == NULL) {
+    counts = calloc((size_t)1 << SMALL_BITS, sizeof *counts);
+    touched = malloc(((size_t)1 << SMALL_BITS) * sizeof *touched);
+    if (counts == NULL || touched == NULL) {
+      free(counts);
+      free(touched);
+      counts = NULL;
+      touched = NULL;
+      return NGC_ERR_NO_MEMORY;
+    }
+  }
+  uint32_t n, c;
+  status = cseg_source(chunk, src_size, &n, &c);
+  if (status != NGC_OK) return fail_at(chunk, status, c, NGC_NO_PLACE);
+  for (c = 0; c < chunk->num_channels; c++) {
+    const uint32_t *w;
+    uint32_t cn, b = 0;
+    status = cseg_channel(src, n, &g, c, &w, &cn);
+    if (status != NGC_OK) return fail_at(chunk, status, c, NGC_NO_PLACE);
+    for (uint32_t bz = 0; bz < g.grid[2]; bz++)
+      for (uint32_t by = 0; by < g.grid[1]; by++)
+        for (uint32_t bx = 0; bx < g.grid[0]; bx++, b++) {
+          const uint32_t pos[3] = {bx, by, bz};
+          uint32_t origin[3], vis[3];
+          block_header h;
+          block_extent(&g, pos, origin, vis);
+          status = read_block_header(w, cn, &g, b, &h);
+          if (status == NGC_OK) status = visit(op, c, w, &g, &h, origin, vis);
+          if (status != NGC_OK) return fail_at(chunk, status, c, b);
+        }
+    if (done != NULL && (status = done(op, c)) != NGC_OK)
+      return fail_at(chunk, status, c, NGC_NO_PLACE);
+  }
+  return NGC_OK;
+}
+
+NGC_INLINE int check_set(const ngc_labels *set) {
+  if (set == NULL || (set->count != 0 && set->labels == NULL)) return 0;
+  for (uint32_t i = 1; i < set->count; i++)
+    if (set->labels[i - 1] >= set->labels[i]) return 0;
+  return 1;
+}
+
+/* Position of label in the sorted set, or -1. */
+NGC_INLINE int64_t find_label(const ngc_labels *set, uint64_t label) {
+  uint32_t lo = 0, hi = set->count;
+  while (lo < hi) {
+    const uint32_t mid = lo + (hi - lo) / 2;
+    if (set->labels[mid] < label) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < set->count && set->labels[lo] == label ? (int64_t)lo : -1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Label counts                                                             */
+/* ------------------------------------------------------------------------ */
+
+/* Open-addressing map label -> count of one channel; count 0 marks an
+ * empty slot (every inserted count is at least 1). */
+typedef struct counts_op {
+  ngc_label_count *slots, *sorted;
+  uint32_t mask, size;
+  ngc_label_count *dst;
+  size_t capacity, written;
+  uint32_t *channel_ends;
+} counts_op;
+
+static int map_add(counts_op *m, uint64_t label, uint64_t k);
+
+static int map_grow(counts_op *m) {
+  const uint32_t old_slots = m->mask + 1;
+  if (old_slots > (UINT32_MAX >> 1) / sizeof(ngc_label_count)) return NGC_ERR_NO_MEMORY;
+  ngc_label_count *old = m->slots;
+  ngc_label_count *slots = calloc((size_t)old_slots * 2, sizeof *slots);
+  if (slots == NULL) return NGC_ERR_NO_MEMORY;
+  m->slots = slots;
+  m->mask = old_slots * 2 - 1;
+  m->size = 0;
+  for (uint32_t i = 0; i < old_slots; i++)
+    if (old[i].count) map_add(m, old[i].label, old[i].count);
+  free(old);
+  return NGC_OK;
+}
+
+static int map_add(counts_op *m, uint64_t label, uint64_t k) {
+  uint32_t i = (uint32_t)mix64(label) & m->mask;
+  while (m->slots[i].count != 0 && m->slots[i].label != label) i = (i + 1) & m->mask;
+  if (m->slots[i].count == 0) {
+    m->slots[i].label = label;
+    m->size++;
+  }
+  m->slots[i].count += k;
+  return 2 * (uint64_t)m->size > m->mask ? map_grow(m) : NGC_OK;
+}
+
+static int counts_visit(void *op, uint32_t c, const uint32_t *w, const geometry *g,
+                        const block_header *h, const uint32_t origin[3],
+                        const uint32_t vis[3]) {
+  (void)c;
+  (void)origin;
+  counts_op *m = op;
+  used_set u;
+  int status = scan_block(w, g, h, vis, &u);
+  for (uint32_t i = 0; i < u.n && status == NGC_OK; i++) {
+    uint32_t index, count;
+    used_get(&u, i, &index, &count);
+    status = map_add(m, table_label(w, h, index, g->value_words), count);
+  }
+  used_release(&u);
+  return status;
+}
+
+/* LSD radix sort by label, 11 bits a pass; passes in which every label has
+ * the same digit (the high bits of small ids) are skipped. */
+static void sort_by_label(ngc_label_count *a, ngc_label_count *tmp, uint32_t n) {
+  static uint32_t hist[2048];
+  ngc_label_count *from = a, *to = tmp;
+  for (int shift = 0; shift < 64 && n > 1; shift += 11) {
+    memset(hist, 0, sizeof hist);
+    for (uint32_t i = 0; i < n; i++) hist[(from[i].label >> shift) & 2047]++;
+    if (hist[(from[0].label >> shift) & 2047] == n) continue;
+    uint32_t sum = 0;
+    for (int d = 0; d < 2048; d++) {
+      const uint32_t h = hist[d];
+      hist[d] = sum;
+      sum += h;
+    }
+    for (uint32_t i = 0; i < n; i++) to[hist[(from[i].label >> shift) & 2047]++] = from[i];
+    ngc_label_count *t = from;
+    from = to;
+    to = t;
+  }
+  if (from != a) memcpy(a, from, (size_t)n * sizeof *a);
+}
+
+static int counts_done(void *op, uint32_t c) {
+  counts_op *m = op;
+  ngc_label_count *sorted = malloc(2 * (size_t)(m->size ? m->size : 1) * sizeof *sorted);
+  if (sorted == NULL) return NGC_ERR_NO_MEMORY;
+  uint32_t k = 0;
+  for (uint32_t i = 0; i <= m->mask; i++)
+    if (m->slots[i].count) sorted[k++] = m->slots[i];
+  sort_by_label(sorted, sorted + k, k);
+  if (m->written <= m->capacity && k <= m->capacity - m->written)
+    memcpy(m->dst + m->written, sorted, (size_t)k * sizeof *sorted);
+  free(sorted);
+  m->written += k;
+  m->channel_ends[c] = (uint32_t)m->written;
+  memset(m->slots, 0, ((size_t)m->mask + 1) * sizeof *m->slots);
+  m->size = 0;
+  return NGC_OK;
+}
+
+int ngc_cseg_label_counts(ngc_chunk *chunk, const void *src, size_t src_size,
+                          ngc_label_count *dst, size_t dst_capacity, uint32_t *channel_ends,
+                          size_t *count_ret) {
+  if (chunk == NULL) return NGC_ERR_BAD_PARAMS;
+  chunk->fail_channel = NGC_NO_PLACE;
+  chunk->fail_block = NGC_NO_PLACE;
+  if (channel_ends == NULL || count_ret == NULL || (dst == NULL && dst_capacity != 0))
+    return NGC_ERR_BAD_PARAMS;
+  counts_op m = {0};
+  m.mask = 255;
+  m.slots = calloc((size_t)m.mask + 1, sizeof *m.slots);
+  if (m.slots == NULL) return NGC_ERR_NO_MEMORY;
+  m.dst = dst;
+  m.capacity = dst_capacity;
+  m.channel_ends = channel_ends;
+  int status = walk(chunk, src, src_size, &m, counts_visit, counts_done);
+  free(m.slots);
+  if (status != NGC_OK) return status;
+  *count_ret = m.written;
+  return m.written > dst_capacity ? NGC_ERR_DST_TOO_SMALL : NGC_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Contains                                                                 */
+/* ------------------------------------------------------------------------ */
+
+typedef struct contains_op {
+  const ngc_labels *set;
+  uint8_t *found;
+} contains_op;
+
+static int contains_visit(void *op, uint32_t c, const uint32_t *w, const geometry *g,
+                          const block_header *h, const uint32_t origin[3],
+                          const uint32_t vis[3]) {
+  (void)origin;
+  contains_op *q = op;
+  const uint32_t vw = g->value_words;
+  /* A block of up to 8 bits can hold a label only if one of the (at most
+   * 256) entries its indices reach holds it: looking at those first rules
+   * most blocks out without reading their values. */
+  int candidate = !q->found[c];
+  if (candidate && h->bits <= 8) {
+    const uint32_t reach = 1u << h->bits;
+    const uint32_t limit = reach < h->entries ? reach : h->entries;
+    candidate = 0;
+    for (uint32_t i = 0; i < limit && !candidate; i++)
+      candidate = find_label(q->set, table_label(w, h, i, vw)) >= 0;
+  }
+  if (!candidate) /* still checked as decoding would check it */
+    return h->bits == 0 || indices_valid(w + h->values_offset, h, g->block_volume)
+               ? NGC_OK
+               : NGC_ERR_BAD_TABLE_INDEX;
+  used_set u;
+  int status = scan_block(w, g, h, vis, &u);
+  for (uint32_t i = 0; i < u.n && status == NGC_OK; i++) {
+    uint32_t index, count;
+    used_get(&u, i, &index, &count);
+    if (find_label(q->set, table_label(w, h, index, vw)) >= 0) q->found[c] = 1;
+  }
+  used_release(&u);
+  return status;
+}
+
+int ngc_cseg_contains(ngc_chunk *chunk, const void *src, size_t src_size,
+                      const ngc_labels *set, uint8_t *found_ret) {
+  if (chunk == NULL) return NGC_ERR_BAD_PARAMS;
+  chunk->fail_channel = NGC_NO_PLACE;
+  chunk->fail_block = NGC_NO_PLACE;
+  if (found_ret == NULL || !check_set(set)) return NGC_ERR_BAD_PARAMS;
+  if (chunk->num_channels) memset(found_ret, 0, chunk->num_channels);
+  contains_op q = {set, found_ret};
+  return walk(chunk, src, src_size, &q, contains_visit, NULL);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Mask                                                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef struct mask_op {
+  const ngc_labels *set;
+  uint8_t *dst;
+  size_t channel_bytes, row_stride, plane_stride;
+} mask_op;
+
+static int mask_visit(void *op, uint32_t c, const uint32_t *w, const geometry *g,
+                      const block_header *h, const uint32_t origin[3], const uint32_t vis[3]) {
+  mask_op *m = op;
+  const uint32_t vw = g->value_words, bits = h->bits, bx = g->block[0], by = g->block[1];
+  uint8_t *base = m->dst + c * m->channel_bytes + origin[2] * m->plane_stride +
+                  origin[1] * m->row_stride + origin[0];
+  const uint32_t *values = w + h->values_offset;
+  if (bits != 0 && !indices_valid(values, h, g->block_volume)) return NGC_ERR_BAD_TABLE_INDEX;
+  /* Membership of each entry the indices reach, when there are few. */
+  static uint8_t member[256];
+  int any = 0;
+  if (bits <= 8) {
+    const uint32_t reach = 1u << bits;
+    const uint32_t limit = reach < h->entries ? reach : h->entries;
+    for (uint32_t i = 0; i < limit; i++)
+      any |= member[i] = find_label(m->set, table_label(w, h, i, vw)) >= 0;
+  }
+  for (uint32_t z = 0; z < vis[2]; z++)
+    for (uint32_t y = 0; y < vis[1]; y++) {
+      uint8_t *out = base + z * m->plane_stride + y * m->row_stride;
+      const uint32_t pos = (z * by + y) * bx;
+      if (bits == 0 || (bits <= 8 && !any))
+        memset(out, bits == 0 && any, vis[0]);
+      else if (bits <= 8)
+        for (uint32_t x = 0; x < vis[0]; x++) out[x] = member[index_at(values, pos + x, bits)];
+      else
+        for (uint32_t x = 0; x < vis[0]; x++)
+          out[x] = find_label(m->set, table_label(w, h, index_at(values, pos + x, bits), vw)) >= 0;
+    }
+  return NGC_OK;
+}
+
+int ngc_cseg_mask(ngc_chunk *chunk, const void *src, size_t src_size, const ngc_labels *set,
+                  uint8_t *dst, size_t dst_capacity) {
+  if (chunk == NULL) return NGC_ERR_BAD_PARAMS;
+  chunk->fail_channel = NGC_NO_PLACE;
+  chunk->fail_block = NGC_NO_PLACE;
+  if (!check_set(set)) return NGC_ERR_BAD_PARAMS;
+  size_t decoded_size;
+  int status = ngc_check_chunk(chunk, CSEG_WIDTHS, &decoded_size);
+  if (status != NGC_OK) return status;
+  mask_op m;
+  m.set = set;
+  m.dst = dst;
+  m.channel_bytes = decoded_size / chunk->value_bytes / chunk->num_channels;
+  if (dst_capacity < m.channel_bytes * chunk->num_channels) return NGC_ERR_DST_TOO_SMALL;
+  if (dst == NULL && m.channel_bytes != 0) return NGC_ERR_BAD_PARAMS;
+  m.row_stride = chunk->size[0];
+  m.plane_stride = (size_t)chunk->size[1] * chunk->size[0];
+  return walk(chunk, src, src_size, &m, mask_visit, NULL);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Remap                                                                    */
+/* ------------------------------------------------------------------------ */
+
+/* Remap rewrites table entries in place, so it first marks what every word
+ * of the chunk is: the low or high word of a table entry that some index
+ * reaches, or a header or values word. A word that would be two of these
+ * (tables laid over values, or u64 entries that overlap out of step) makes
+ * the chunk one that cannot be rewritten in place: NGC_ERR_TABLE_OVERLAP,
+ * and the host decodes, maps and encodes instead. No encoder we know of
+ * writes such chunks; the format does not forbid them. */
+enum { MARK_NONE = 0, MARK_LOW = 1, MARK_HIGH = 2, MARK_OTHER = 3 };
+
+typedef struct remap_op {
+  ngc_mapping *map;
+  const uint32_t *src;
+  uint8_t *marks;
+  int overlap;
+} remap_op;
+
+static void mark(remap_op *r, size_t from, size_t words, uint8_t kind, uint32_t vw) {
+  for (size_t i = 0; i < words; i++) {
+    const uint8_t k = kind == MARK_OTHER ? MARK_OTHER : (uint8_t)(vw == 1 || i % 2 == 0 ? MARK_LOW : MARK_HIGH);
+    uint8_t *m = &r->marks[from + i];
+    if (*m != MARK_NONE && *m != k) r->overlap = 1;
+    *m = k;
+  }
+}
+
+/* The largest index of the full block, padding included. */
+static uint32_t max_index(const uint32_t *values, uint32_t bits, uint32_t volume) {
+  const uint32_t per_word = 32 / bits, mask = bits == 32 ? 0xFFFFFFFFu : (1u << bits) - 1;
+  const uint32_t words = volume / per_word;
+  uint32_t max = 0;
+  for (uint32_t i = 0; i < words; i++) {
+    uint32_t word = ngc_load32(&values[i]);
+    for (uint32_t k = 0; k < per_word; k++, word = bits == 32 ? 0 : word >> bits)
+      max = (word & mask) > max ? word & mask : max;
+  }
+  for (uint32_t pos = words * per_word; pos < volume; pos++) {
+    const uint32_t v = index_at(values, pos, bits);
+    max = v > max ? v : max;
+  }
+  return max;
+}
+
+static int remap_visit(void *op, uint32_t c, const uint32_t *w, const geometry *g,
+                       const block_header *h, const uint32_t origin[3],
+                       const uint32_t vis[3]) {
+  (void)c;
+  (void)origin;
+  remap_op *r = op;
+  const uint32_t vw = g->value_words;
+  const uint32_t *values = w + h->values_offset;
+  uint32_t reached = 1;
+  if (h->bits != 0) {
+    if (!indices_valid(values, h, g->block_volume)) return NGC_ERR_BAD_TABLE_INDEX;
+    reached = max_index(values, h->bits, g->block_volume) + 1;
+    mark(r, (size_t)(values - r->src), values_words(h->bits, g->block_volume), MARK_OTHER, vw);
+  }
+  mark(r, (size_t)(w - r->src) + h->table_offset, (size_t)reached * vw, MARK_LOW, vw);
+  if (r->map->flags & NGC_PRESERVE_MISSING) return NGC_OK;
+  /* Every label a visible voxel holds must be mapped. */
+  const ngc_labels keys = {r->map->keys, r->map->count};
+  used_set u;
+  int status = scan_block(w, g, h, vis, &u);
+  for (uint32_t i = 0; i < u.n && status == NGC_OK; i++) {
+    uint32_t index, count;
+    used_get(&u, i, &index, &count);
+    const uint64_t label = table_label(w, h, index, vw);
+    if (find_label(&keys, label) < 0) {
+      r->map->missing = label;
+      status = NGC_ERR_NOT_MAPPED;
+    }
+  }
+  used_release(&u);
+  return status;
+}
+
+int ngc_cseg_remap(ngc_chunk *chunk, const void *src, size_t src_size, ngc_mapping *mapping,
+                   void *dst, size_t dst_capacity) {
+  if (chunk == NULL) return NGC_ERR_BAD_PARAMS;
+  chunk->fail_channel = NGC_NO_PLACE;
+  chunk->fail_block = NGC_NO_PLACE;
+  if (mapping == NULL || (mapping->count != 0 && mapping->values == NULL)) return NGC_ERR_BAD_PARAMS;
+  const ngc_labels keys = {mapping->keys, mapping->count};
+  if (!check_set(&keys)) return NGC_ERR_BAD_PARAMS;
+  if (chunk->value_bytes == 4)
+    for (uint32_t i = 0; i < mapping->count; i++)
+      if (mapping->values[i] > UINT32_MAX) return NGC_ERR_BAD_PARAMS;
+  if (dst_capacity < src_size) return NGC_ERR_DST_TOO_SMALL;
+  if (dst == NULL && src_size != 0) return NGC_ERR_BAD_PARAMS;
+  remap_op r = {mapping, src, NULL, 0};
+  r.marks = calloc(src_size / 4 + 1, 1);
+  if (r.marks == NULL) return NGC_ERR_NO_MEMORY;
+  int status = walk(chunk, src, src_size, &r, remap_visit, NULL);
+  if (status == NGC_OK) {
+    /* walk checked every channel offset and header region. */
+    geometry g;
+    size_t decoded_size;
+    get_geometry(chunk, &decoded_size, &g);
+    const uint32_t *w = src;
+    mark(&r, 0, chunk->num_channels, MARK_OTHER, 1);
+    for (uint32_t c = 0; c < chunk->num_channels; c++)
+      mark(&r, ngc_load32(&w[c]), 2 * (size_t)g.num_blocks, MARK_OTHER, 1);
+    if (r.overlap) status = NGC_ERR_TABLE_OVERLAP;
+  }
+  if (status == NGC_OK) {
+    const uint32_t vw = chunk->value_bytes / 4;
+    if (dst != src) memmove(dst, src, src_size);
+    uint32_t *out = dst;
+    for (size_t i = 0; i < src_size / 4; i++) {
+      if (r.marks[i] != MARK_LOW) continue;
+      const uint64_t label = vw == 1 ? ngc_load32(&out[i]) : ngc_load64(&out[i]);
+      const int64_t k = find_label(&keys, label);
+      if (k < 0) continue;
+      if (vw == 1) ngc_store32(&out[i], (uint32_t)mapping->values[k]);
+      else ngc_store64(&out[i], mapping->values[k]);
+    }
+  }
+  free(r.marks);
+  return status;
+}
