@@ -7,11 +7,18 @@
 Sizes are (x, y, z); arrays are (C, Z, Y, X); uint32 and uint64 labels.
 """
 
+from typing import NamedTuple
+
+import numpy as np
+
 from . import _geometry as geo
 from . import runtime
+from .errors import NgcodecError, error_for_status
 from .limits import resolve
+from .runtime import questions
 
-__all__ = ["encode", "decode", "DTYPES"]
+__all__ = ["encode", "decode", "labels", "counts", "contains", "mask", "read_box",
+           "read_voxel", "remap", "DTYPES"]
 
 DTYPES = ("uint32", "uint64")
 
@@ -57,3 +64,225 @@ def decode(buf, chunk_size, dtype, block_size, num_channels=1, out=None, *, limi
     return runtime.decode("ngc_cseg_decode",
                           runtime.Chunk(chunk_size, num_channels, dtype.itemsize, block_size),
                           src, src_size, out, what=what, limits=limits)
+
+
+# ---------------------------------------------------------------------------
+# Questions answered on the compressed chunk (labels, counts, contains, mask,
+# remap, voxel and box reads). Each makes the checks decode makes, so a chunk
+# that decode refuses is refused here with the same error and place.
+# ---------------------------------------------------------------------------
+
+class _Call(NamedTuple):
+    """The checked arguments every question shares."""
+    chunk: runtime.Chunk
+    dtype: np.dtype
+    src: object
+    src_size: int
+    limits: object
+    what: str
+
+
+def _prelude(what, buf, chunk_size, dtype, block_size, num_channels, limits, extra_bytes=0):
+    chunk_size = geo.xyz(chunk_size, "chunk size", 0, what)
+    block_size = geo.xyz(block_size, "block size", 1, what)
+    num_channels = geo.channels(num_channels, what)
+    dtype = geo.little_endian(dtype, DTYPES, what)
+    src = geo.as_bytes(buf, what)
+    src_size = len(src) if type(src) is bytes else src.size
+    geo.decoded_nbytes(num_channels, chunk_size, dtype.itemsize, what)
+    limits = resolve(limits)
+    runtime.check_memory(limits, src_size + extra_bytes, what)
+    return _Call(runtime.Chunk(chunk_size, num_channels, dtype.itemsize, block_size),
+                 dtype, src, src_size, limits, what)
+
+
+def _label_set(labels, dtype, what):
+    """*labels* (one int or a sequence of them) as a sorted, unique uint64
+    array; labels that *dtype* cannot hold are dropped (no voxel has them)."""
+    try:
+        a = np.unique(np.asarray(labels, dtype=object).ravel())
+        values = [int(v) for v in a]
+    except (TypeError, ValueError):
+        raise geo.param_error(what, f"labels must be integers, got {labels!r}") from None
+    if any(v < 0 for v in values):
+        raise geo.param_error(what, f"labels must be non-negative, got {min(values)}")
+    top = (1 << (8 * dtype.itemsize)) - 1
+    return np.array([v for v in values if v <= top], dtype="<u8")
+
+
+def counts(buf, chunk_size, dtype, block_size, num_channels=1, *, limits=None):
+    """The labels of each channel with their voxel counts: a list of
+    ``(labels, counts)`` pairs, one per channel, labels ascending (of
+    *dtype*), counts uint64. Only labels that visible voxels hold are
+    listed, whatever else an encoder left in its tables."""
+    call = _prelude("compressed_segmentation counts", buf, chunk_size, dtype, block_size,
+                    num_channels, limits)
+    pairs = questions.label_counts(call.chunk, call.src, call.src_size,
+                                   what=call.what, limits=call.limits)
+    return [(labels.astype(call.dtype), n) for labels, n in pairs]
+
+
+def labels(buf, chunk_size, dtype, block_size, num_channels=1, *, limits=None):
+    """The sorted unique labels of each channel (a list of arrays of
+    *dtype*, one per channel): those the chunk's voxels hold, found from
+    the packed indices, never by decoding voxels."""
+    call = _prelude("compressed_segmentation labels", buf, chunk_size, dtype, block_size,
+                    num_channels, limits)
+    pairs = questions.label_counts(call.chunk, call.src, call.src_size,
+                                   what=call.what, limits=call.limits)
+    return [labels.astype(call.dtype) for labels, _ in pairs]
+
+
+def contains(buf, chunk_size, dtype, block_size, label, num_channels=1, *,
+             per_channel=False, limits=None):
+    """Whether a voxel holds *label* (an int, or a sequence: any of them).
+    A bool, or with *per_channel* a bool array with one entry per channel.
+    Blocks whose tables cannot hold the label are ruled out unread."""
+    what = "compressed_segmentation contains"
+    call = _prelude(what, buf, chunk_size, dtype, block_size, num_channels, limits)
+    wanted = _label_set(label, call.dtype, what)
+    found = questions.contains(call.chunk, call.src, call.src_size, wanted,
+                               what=what, limits=call.limits)
+    return found if per_channel else bool(found.any())
+
+
+def mask(buf, chunk_size, dtype, block_size, labels, num_channels=1, *, limits=None):
+    """A bool (C, Z, Y, X) array: True where a voxel holds one of *labels*
+    (an int or a sequence)."""
+    what = "compressed_segmentation mask"
+    call = _prelude(what, buf, chunk_size, dtype, block_size, num_channels, limits)
+    x, y, z = call.chunk.size
+    out = np.empty((call.chunk.num_channels, z, y, x), dtype=bool)
+    runtime.check_memory(call.limits, call.src_size + out.nbytes, what)
+    wanted = _label_set(labels, call.dtype, what)
+    return questions.mask(call.chunk, call.src, call.src_size, wanted, out,
+                          what=what, limits=call.limits)
+
+
+def read_box(buf, chunk_size, dtype, block_size, box, num_channels=1, out=None, *,
+             limits=None):
+    """The voxels of *box* ``((x0, y0, z0), (x1, y1, z1))`` (upper bound
+    excluded, inside the chunk) as a (C, z1 - z0, y1 - y0, x1 - x0) array,
+    decoding only the blocks the box meets. *out*: as for :func:`decode`."""
+    what = "compressed_segmentation read_box"
+    call = _prelude(what, buf, chunk_size, dtype, block_size, num_channels, limits)
+    lower, upper = _box(box, call.chunk.size, what)
+    shape = (call.chunk.num_channels,) + tuple(hi - lo for lo, hi in zip(lower, upper))[::-1]
+    out = geo.output_array(out, shape, call.dtype, what)
+    runtime.check_memory(call.limits, call.src_size + out.nbytes, what)
+    return questions.decode_box(call.chunk, (lower, upper), call.src, call.src_size, out,
+                                what=what, limits=call.limits)
+
+
+def read_voxel(buf, chunk_size, dtype, block_size, position, num_channels=1, channel=0, *,
+               limits=None):
+    """The label at *position* ``(x, y, z)`` of *channel*, decoding one
+    block (a NumPy scalar of *dtype*)."""
+    what = "compressed_segmentation read_voxel"
+    position = geo.xyz(position, "position", 0, what)
+    num_channels = geo.channels(num_channels, what)
+    if not (type(channel) is int or isinstance(channel, np.integer)) \
+            or not 0 <= channel < num_channels:
+        raise geo.param_error(what, f"channel must be in [0, {num_channels}), got {channel!r}")
+    box = (position, tuple(p + 1 for p in position))
+    values = read_box(buf, chunk_size, dtype, block_size, box, num_channels, limits=limits)
+    return values[channel, 0, 0, 0]
+
+
+def _box(box, size, what):
+    try:
+        lower, upper = box
+    except (TypeError, ValueError):
+        raise geo.param_error(what, f"box must be ((x0, y0, z0), (x1, y1, z1)), "
+                                    f"got {box!r}") from None
+    lower = geo.xyz(lower, "box lower corner", 0, what)
+    upper = geo.xyz(upper, "box upper corner", 0, what)
+    if any(lo > hi or hi > s for lo, hi, s in zip(lower, upper, size)):
+        raise geo.param_error(what, f"box {lower}..{upper} is not inside the chunk "
+                                    f"(0, 0, 0)..{tuple(size)}")
+    return lower, upper
+
+
+def _mapping(mapping, dtype, what):
+    """(keys, values): sorted unique uint64 keys and their values."""
+    if isinstance(mapping, dict):
+        keys, values = list(mapping.keys()), list(mapping.values())
+    else:
+        try:
+            keys, values = mapping
+        except (TypeError, ValueError):
+            raise geo.param_error(what, "mapping must be a dict or a pair of arrays "
+                                        "(keys, values)") from None
+    top = (1 << (8 * dtype.itemsize)) - 1
+    try:
+        k = np.asarray(keys)
+        v = np.asarray(values)
+        if k.dtype == object or v.dtype == object or not (
+                np.issubdtype(k.dtype, np.integer) or k.size == 0) or not (
+                np.issubdtype(v.dtype, np.integer) or v.size == 0):
+            k = np.array([int(x) for x in np.ravel(k)], dtype=object)
+            v = np.array([int(x) for x in np.ravel(v)], dtype=object)
+    except (TypeError, ValueError):
+        raise geo.param_error(what, "mapping keys and values must be integers") from None
+    k, v = np.ravel(k), np.ravel(v)
+    if k.shape != v.shape:
+        raise geo.param_error(what, f"mapping has {k.size} keys but {v.size} values")
+    for name, a in (("key", k), ("value", v)):
+        if a.size and (int(a.min()) < 0 or int(a.max()) > top):
+            bad = int(a.min()) if int(a.min()) < 0 else int(a.max())
+            raise geo.param_error(what, f"mapping {name} {bad} does not fit in {dtype.name}")
+    k = k.astype("<u8")
+    v = v.astype("<u8")
+    order = np.argsort(k, kind="stable")
+    k, v = k[order], v[order]
+    repeated = np.flatnonzero(k[1:] == k[:-1])
+    if repeated.size:
+        i = repeated[0]
+        if np.any(v[repeated] != v[repeated + 1]):
+            raise geo.param_error(what, f"mapping gives key {int(k[i])} two values")
+        keep = np.ones(k.size, bool)
+        keep[repeated + 1] = False
+        k, v = k[keep], v[keep]
+    return np.ascontiguousarray(k), np.ascontiguousarray(v)
+
+
+def _not_mapped(what, label):
+    error = error_for_status("NGC_ERR_NOT_MAPPED", what,
+                             f": label {label} (pass preserve_missing_labels=True to keep "
+                             f"labels the mapping lacks)")
+    error.label = label
+    return error
+
+
+def remap(buf, chunk_size, dtype, block_size, mapping, num_channels=1, *,
+          preserve_missing_labels=False, mutable=False, limits=None):
+    """The chunk with every label replaced by ``mapping[label]`` (a dict,
+    or a pair of arrays ``(keys, values)``), by rewriting its lookup tables:
+    the packed indices are copied unchanged, so no voxel is decoded. A label
+    that voxels hold but the mapping lacks raises InvalidParameterError,
+    unless *preserve_missing_labels* keeps it. Returns ``bytes``
+    (``bytearray`` when *mutable*)."""
+    what = "compressed_segmentation remap"
+    call = _prelude(what, buf, chunk_size, dtype, block_size, num_channels, limits)
+    keys, values = _mapping(mapping, call.dtype, what)
+    try:
+        return questions.remap(call.chunk, call.src, call.src_size, keys, values,
+                               preserve_missing_labels, what=what, limits=call.limits,
+                               mutable=mutable)
+    except NgcodecError as exc:
+        if exc.status_name == "NGC_ERR_NOT_MAPPED":
+            raise _not_mapped(what, exc.label) from None
+        if exc.status_name != "NGC_ERR_TABLE_OVERLAP":
+            raise
+    # A valid chunk whose tables overlap other data (no encoder we know of
+    # writes one): decode, map and encode it.
+    chunk = call.chunk
+    labels_ = decode(call.src, chunk.size, call.dtype, chunk.block_size, chunk.num_channels,
+                     limits=call.limits)
+    flat = labels_.ravel()
+    pos = np.searchsorted(keys, flat).clip(0, max(keys.size - 1, 0))
+    hit = keys[pos] == flat if keys.size else np.zeros(flat.shape, bool)
+    if not preserve_missing_labels and not hit.all():
+        raise _not_mapped(what, int(flat[np.argmin(hit)]))
+    flat[hit] = values[pos[hit]].astype(call.dtype)
+    return encode(labels_, chunk.block_size, mutable=mutable, limits=call.limits)
