@@ -12,8 +12,9 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _geometry as geo
+from . import _labels
 from . import runtime
-from .errors import NgcodecError, error_for_status
+from .errors import NgcodecError
 from .limits import resolve
 from .runtime import questions
 
@@ -96,20 +97,6 @@ def _prelude(what, buf, chunk_size, dtype, block_size, num_channels, limits, ext
                  dtype, src, src_size, limits, what)
 
 
-def _label_set(labels, dtype, what):
-    """*labels* (one int or a sequence of them) as a sorted, unique uint64
-    array; labels that *dtype* cannot hold are dropped (no voxel has them)."""
-    try:
-        a = np.unique(np.asarray(labels, dtype=object).ravel())
-        values = [int(v) for v in a]
-    except (TypeError, ValueError):
-        raise geo.param_error(what, f"labels must be integers, got {labels!r}") from None
-    if any(v < 0 for v in values):
-        raise geo.param_error(what, f"labels must be non-negative, got {min(values)}")
-    top = (1 << (8 * dtype.itemsize)) - 1
-    return np.array([v for v in values if v <= top], dtype="<u8")
-
-
 def counts(buf, chunk_size, dtype, block_size, num_channels=1, *, limits=None):
     """The labels of each channel with their voxel counts: a list of
     ``(labels, counts)`` pairs, one per channel, labels ascending (of
@@ -140,7 +127,7 @@ def contains(buf, chunk_size, dtype, block_size, label, num_channels=1, *,
     Blocks whose tables cannot hold the label are ruled out unread."""
     what = "compressed_segmentation contains"
     call = _prelude(what, buf, chunk_size, dtype, block_size, num_channels, limits)
-    wanted = _label_set(label, call.dtype, what)
+    wanted = _labels.label_set(label, call.dtype, what)
     found = questions.contains(call.chunk, call.src, call.src_size, wanted,
                                what=what, limits=call.limits)
     return found if per_channel else bool(found.any())
@@ -154,7 +141,7 @@ def mask(buf, chunk_size, dtype, block_size, labels, num_channels=1, *, limits=N
     x, y, z = call.chunk.size
     out = np.empty((call.chunk.num_channels, z, y, x), dtype=bool)
     runtime.check_memory(call.limits, call.src_size + out.nbytes, what)
-    wanted = _label_set(labels, call.dtype, what)
+    wanted = _labels.label_set(labels, call.dtype, what)
     return questions.mask(call.chunk, call.src, call.src_size, wanted, out,
                           what=what, limits=call.limits)
 
@@ -203,57 +190,6 @@ def _box(box, size, what):
     return lower, upper
 
 
-def _mapping(mapping, dtype, what):
-    """(keys, values): sorted unique uint64 keys and their values."""
-    if isinstance(mapping, dict):
-        keys, values = list(mapping.keys()), list(mapping.values())
-    else:
-        try:
-            keys, values = mapping
-        except (TypeError, ValueError):
-            raise geo.param_error(what, "mapping must be a dict or a pair of arrays "
-                                        "(keys, values)") from None
-    top = (1 << (8 * dtype.itemsize)) - 1
-    try:
-        k = np.asarray(keys)
-        v = np.asarray(values)
-        if k.dtype == object or v.dtype == object or not (
-                np.issubdtype(k.dtype, np.integer) or k.size == 0) or not (
-                np.issubdtype(v.dtype, np.integer) or v.size == 0):
-            k = np.array([int(x) for x in np.ravel(k)], dtype=object)
-            v = np.array([int(x) for x in np.ravel(v)], dtype=object)
-    except (TypeError, ValueError):
-        raise geo.param_error(what, "mapping keys and values must be integers") from None
-    k, v = np.ravel(k), np.ravel(v)
-    if k.shape != v.shape:
-        raise geo.param_error(what, f"mapping has {k.size} keys but {v.size} values")
-    for name, a in (("key", k), ("value", v)):
-        if a.size and (int(a.min()) < 0 or int(a.max()) > top):
-            bad = int(a.min()) if int(a.min()) < 0 else int(a.max())
-            raise geo.param_error(what, f"mapping {name} {bad} does not fit in {dtype.name}")
-    k = k.astype("<u8")
-    v = v.astype("<u8")
-    order = np.argsort(k, kind="stable")
-    k, v = k[order], v[order]
-    repeated = np.flatnonzero(k[1:] == k[:-1])
-    if repeated.size:
-        i = repeated[0]
-        if np.any(v[repeated] != v[repeated + 1]):
-            raise geo.param_error(what, f"mapping gives key {int(k[i])} two values")
-        keep = np.ones(k.size, bool)
-        keep[repeated + 1] = False
-        k, v = k[keep], v[keep]
-    return np.ascontiguousarray(k), np.ascontiguousarray(v)
-
-
-def _not_mapped(what, label):
-    error = error_for_status("NGC_ERR_NOT_MAPPED", what,
-                             f": label {label} (pass preserve_missing_labels=True to keep "
-                             f"labels the mapping lacks)")
-    error.label = label
-    return error
-
-
 def remap(buf, chunk_size, dtype, block_size, mapping, num_channels=1, *,
           preserve_missing_labels=False, mutable=False, limits=None):
     """The chunk with every label replaced by ``mapping[label]`` (a dict,
@@ -264,14 +200,14 @@ def remap(buf, chunk_size, dtype, block_size, mapping, num_channels=1, *,
     (``bytearray`` when *mutable*)."""
     what = "compressed_segmentation remap"
     call = _prelude(what, buf, chunk_size, dtype, block_size, num_channels, limits)
-    keys, values = _mapping(mapping, call.dtype, what)
+    keys, values = _labels.mapping(mapping, call.dtype, what)
     try:
         return questions.remap(call.chunk, call.src, call.src_size, keys, values,
                                preserve_missing_labels, what=what, limits=call.limits,
                                mutable=mutable)
     except NgcodecError as exc:
         if exc.status_name == "NGC_ERR_NOT_MAPPED":
-            raise _not_mapped(what, exc.label) from None
+            raise _labels.not_mapped(what, exc.label) from None
         if exc.status_name != "NGC_ERR_TABLE_OVERLAP":
             raise
     # A valid chunk whose tables overlap other data (no encoder we know of
@@ -279,10 +215,5 @@ def remap(buf, chunk_size, dtype, block_size, mapping, num_channels=1, *,
     chunk = call.chunk
     labels_ = decode(call.src, chunk.size, call.dtype, chunk.block_size, chunk.num_channels,
                      limits=call.limits)
-    flat = labels_.ravel()
-    pos = np.searchsorted(keys, flat).clip(0, max(keys.size - 1, 0))
-    hit = keys[pos] == flat if keys.size else np.zeros(flat.shape, bool)
-    if not preserve_missing_labels and not hit.all():
-        raise _not_mapped(what, int(flat[np.argmin(hit)]))
-    flat[hit] = values[pos[hit]].astype(call.dtype)
+    _labels.apply(keys, values, labels_, preserve_missing_labels, what)
     return encode(labels_, chunk.block_size, mutable=mutable, limits=call.limits)

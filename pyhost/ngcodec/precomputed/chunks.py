@@ -8,11 +8,17 @@ which caps the inflation of gzip-compressed chunk files.
 
 import numpy as np
 
-from .. import compressed_segmentation, raw
+from .. import _labels, compressed_segmentation, raw
 from ..chunk_encoding import get_encoder
 from ..errors import InvalidFormatError, NgcodecError
 
 __all__ = ["ChunkCodec"]
+
+
+def _box_of(part):
+    """``((x0, y0, z0), (x1, y1, z1))`` of (C, Z, Y, X) slices of a chunk."""
+    _, z, y, x = part
+    return (x.start, y.start, z.start), (x.stop, y.stop, z.stop)
 
 
 class ChunkCodec:
@@ -57,10 +63,62 @@ class ChunkCodec:
         if part is not None:
             if self.encoding == "raw":
                 out[...] = self._decode(data, shape, None, what, view=True)[part]
+            elif self.encoding == "compressed_segmentation":  # only the blocks it meets
+                self._call(what, compressed_segmentation.read_box, data, shape,
+                           self.dtype, self.block_size, _box_of(part), self.num_channels, out)
             else:
                 out[...] = self._decode(data, shape, None, what)[part]
             return out
         return self._decode(data, shape, out, what)
+
+    # -- questions about one chunk (compressed_segmentation answers them on
+    # its compressed bytes; other encodings decode first) ----------------------
+
+    def _call(self, what, fn, *args, **kwargs):
+        try:
+            return fn(*args, limits=self.limits, **kwargs)
+        except NgcodecError as e:
+            raise type(e)(f"{what}: {e}", e.status, e.status_name) from e
+
+    def labels(self, data, shape, what="chunk", part=None):
+        """The sorted unique labels of each channel (a list of arrays) of
+        the chunk, or of its *part* (slices, (C, Z, Y, X) order)."""
+        if self.encoding == "compressed_segmentation":
+            args = (data, shape, self.dtype, self.block_size)
+            if part is None:
+                return self._call(what, compressed_segmentation.labels, *args,
+                                  self.num_channels)
+            a = self._call(what, compressed_segmentation.read_box, *args, _box_of(part),
+                           self.num_channels)
+        else:
+            a = self.decode(data, shape, what=what)
+            a = a if part is None else a[part]
+        return [np.unique(c) for c in a]
+
+    def contains(self, data, shape, wanted, what="chunk", part=None):
+        """Whether a voxel of the chunk (or of its *part*) holds a label of
+        *wanted* (sorted, unique, of the chunk's dtype)."""
+        if self.encoding == "compressed_segmentation" and part is None:
+            return self._call(what, compressed_segmentation.contains, data, shape, self.dtype,
+                              self.block_size, wanted, self.num_channels)
+        if part is not None and self.encoding == "compressed_segmentation":
+            a = self._call(what, compressed_segmentation.read_box, data, shape, self.dtype,
+                           self.block_size, _box_of(part), self.num_channels)
+        else:
+            a = self.decode(data, shape, what=what)
+            a = a if part is None else a[part]
+        return bool(np.isin(a, wanted).any())
+
+    def remap(self, data, shape, mapping, preserve_missing_labels=False, what="chunk"):
+        """The chunk's bytes with *mapping* (sorted uint64 ``(keys, values)``)
+        applied: compressed_segmentation tables are rewritten in place, other
+        encodings decoded, mapped and encoded."""
+        if self.encoding == "compressed_segmentation":
+            return self._call(what, compressed_segmentation.remap, data, shape, self.dtype,
+                              self.block_size, mapping, self.num_channels,
+                              preserve_missing_labels=preserve_missing_labels)
+        a = self.decode(data, shape, what=what)
+        return self.encode(_labels.apply(*mapping, a, preserve_missing_labels, what))
 
     def _decode(self, data, shape, out, what, view=False):
         try:

@@ -28,10 +28,10 @@ from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
-from ..errors import InvalidParameterError, NgcodecError
+from ..errors import InvalidFormatError, InvalidParameterError, NgcodecError
 from .chunks import ChunkCodec
 from .info import Scale
-from .shard_format import chunk_ids
+from .shard_format import chunk_ids, chunk_position
 from .sharded import ShardedStore
 from .unsharded import COMPRESS, UnshardedStore
 
@@ -504,3 +504,151 @@ class Volume:
         if current:
             batches.append(current)
         return batches
+
+    # ------------------------------------------------------------ questions
+
+    def _question_box(self, box):
+        if box is None:
+            return self.bounds
+        try:
+            lower, upper = box
+        except (TypeError, ValueError):
+            raise InvalidParameterError(
+                f"box must be ((x0, y0, z0), (x1, y1, z1)), got {box!r}") from None
+        lower, upper = tuple(lower), tuple(upper)
+        self._check_box(lower, upper)
+        return lower, upper
+
+    def _ask(self, box, question):
+        """``question(data, grid, cid, part)`` for every stored chunk that
+        meets *box* (part: None when the box covers the chunk whole), on the
+        threads; absent chunks are skipped (``missing="error"`` raises).
+        Returns the answers."""
+        lower, upper = self._question_box(box)
+        grids = self._chunks(lower, upper)
+        answers = []
+
+        def ask(grid, data, cid=None):
+            if data is None:
+                if self.missing == "error":
+                    self._missing(grid, cid)
+                return
+            in_chunk, _, whole = self._overlap(*self._scale.chunk_box(grid), lower, upper)
+            answers.append(question(data, grid, cid, None if whole else in_chunk))
+
+        if self.sharding is None:
+            def task(batch):
+                for g in batch:
+                    ask(g, self._store.get(g))
+            self._run(task, self._tasks(grids))
+        else:
+            def task(batch):
+                found = self._store.get_many([c for _, c in batch], stored=True)
+                for g, c in batch:
+                    ask(g, self._unpack(g, c, found.pop(c, None)), c)
+            self._run(task, self._shard_tasks(list(zip(grids, self._cids(grids)))))
+        return answers
+
+    def labels(self, box=None):
+        """The sorted unique labels of each channel in *box* (``(lower,
+        upper)``, default: the whole scale): a list of arrays, one per
+        channel. compressed_segmentation chunks that the box covers whole
+        are answered from their tables and packed indices, the others from
+        the blocks the box meets. Absent chunks count as label 0 only when
+        ``missing="zero"`` and the box meets one."""
+        lower, upper = self._question_box(box)
+        found = [[] for _ in range(self.num_channels)]
+        seen = []
+
+        def question(data, grid, cid, part):
+            seen.append(grid)
+            return self.codec.labels(data, self._scale.chunk_shape(grid),
+                                     self._what(grid, cid), part)
+
+        for per_channel in self._ask((lower, upper), question):
+            for c, labels in enumerate(per_channel):
+                found[c].append(labels)
+        if len(seen) < len(self._chunks(lower, upper)):  # absent chunks read as 0
+            for c in range(self.num_channels):
+                found[c].append(np.zeros(1, self.dtype))
+        return [np.unique(np.concatenate(f)) if f else np.zeros(0, self.dtype) for f in found]
+
+    def contains(self, label, box=None):
+        """Whether a voxel in *box* (default: the whole scale) holds *label*
+        (an int, or a sequence: any of them), in any channel."""
+        from .._labels import label_set
+        what = f"scale {self.key!r} contains"
+        wanted = label_set(label, self.dtype, what).astype(self.dtype)
+        lower, upper = self._question_box(box)
+        if wanted.size and wanted[0] == 0 and self.missing == "zero":
+            absent = []
+        else:
+            absent = None
+
+        def question(data, grid, cid, part):
+            if absent is not None:
+                absent.append(grid)
+            return self.codec.contains(data, self._scale.chunk_shape(grid), wanted,
+                                       self._what(grid, cid), part)
+
+        answers = self._ask((lower, upper), question)
+        if absent is not None and len(absent) < len(self._chunks(lower, upper)):
+            return True  # an absent chunk reads as 0
+        return any(answers)
+
+    def remap(self, mapping, output, preserve_missing_labels=False, **options):
+        """Writes this scale with every label replaced by ``mapping[label]``
+        (a dict, or a pair ``(keys, values)``) into the same scale of the
+        dataset at *output* (created with this dataset's info if it has no
+        info; an existing one must be equal). compressed_segmentation chunks
+        have their tables rewritten without decoding a voxel; other
+        encodings are decoded, mapped and encoded. A label that the mapping
+        lacks raises InvalidParameterError (nothing of that chunk or shard
+        is written) unless *preserve_missing_labels*. Each chunk file (or
+        shard) is written atomically, on the threads; *output* may be this
+        dataset itself. *options* open the output scale (e.g.
+        ``compress="gzip"``). Returns the output :class:`Volume`."""
+        from .._labels import mapping as prepare
+        from .dataset import create
+        what = f"scale {self.key!r} remap"
+        keys_values = prepare(mapping, self.dtype, what)
+        options.setdefault("threads", self.threads)
+        options.setdefault("limits", self.limits)
+        target = create(output, self.info).scale(self.key, mode="r+", **options)
+
+        def remapped(data, grid, cid=None):
+            return self.codec.remap(data, self._scale.chunk_shape(grid), keys_values,
+                                    preserve_missing_labels, self._what(grid, cid))
+
+        if self.sharding is None:
+            names = {}
+            for key in self.storage.list(f"{self.key}/"):
+                name = key[len(self.key) + 1:]
+                grid = self._scale.grid_of(name[:-3] if name.endswith(".gz") else name)
+                if grid is not None:
+                    names[grid] = True
+
+            def task(batch):
+                for g in batch:
+                    data = self._store.get(g)
+                    if data is not None:
+                        target._store.put(g, remapped(data, g))
+            self._run(task, self._tasks(sorted(names, key=lambda g: g[::-1])))
+        else:
+            store, out_store = self._store, target._store
+
+            def task(shard):
+                new = {}
+                for cid, stored in store.iter_shard(shard, stored=True):
+                    grid = chunk_position(cid, self._scale.grid_shape)
+                    if grid is None:
+                        raise InvalidFormatError(
+                            f"{store.describe(shard)}: chunk {cid} is not on the grid "
+                            f"{self._scale.grid_shape} of scale {self.key!r}")
+                    data = self._unpack(grid, cid, stored)
+                    new[cid] = out_store.encode_data(remapped(data, grid, cid))
+                out_store.write_shards(new, fsync=target.fsync, stored=True, replace=True,
+                                       threads=1)
+            self._run(task, store.list_shards())
+        return target
+
