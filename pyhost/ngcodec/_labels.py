@@ -2,6 +2,8 @@
 mappings), the mapping applied to decoded labels, and the error for a label
 a mapping lacks."""
 
+import operator
+
 import numpy as np
 
 from . import _geometry as geo
@@ -9,17 +11,21 @@ from .errors import error_for_status
 
 
 def _integers(values, what, name):
-    """*values* (an int, a sequence or an array of ints) as a flat array:
-    uint64 or int64 when NumPy can hold them, else of Python ints."""
-    a = np.asarray(values)
-    if a.dtype.kind in "ui":
-        return a.ravel()
-    if a.size == 0:
-        return np.zeros(0, np.uint64)
+    """*values* (an int, a sequence or an array of ints) as a flat integer
+    array (of Python ints when NumPy has no type for them all). Never via
+    NumPy's own guess: a list that mixes ids past 2**63 with small ones
+    would become float64 and lose bits."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "ui":
+        return values.ravel()
+    if isinstance(values, (int, np.integer)) and not isinstance(values, bool):
+        values = [values]
     try:
-        return np.array([int(v) for v in a.ravel().tolist()], dtype=object)
-    except (TypeError, ValueError):
+        ints = [operator.index(v) for v in np.ravel(np.asarray(values, dtype=object))]
+    except TypeError:
         raise geo.param_error(what, f"{name} must be integers") from None
+    if all(0 <= v < 1 << 64 for v in ints):
+        return np.array(ints, dtype=np.uint64)
+    return np.array(ints, dtype=object)
 
 
 def _check_range(a, dtype, what, name):

@@ -603,18 +603,33 @@ class Volume:
         info; an existing one must be equal). compressed_segmentation chunks
         have their tables rewritten without decoding a voxel; other
         encodings are decoded, mapped and encoded. A label that the mapping
-        lacks raises InvalidParameterError (nothing of that chunk or shard
-        is written) unless *preserve_missing_labels*. Each chunk file (or
-        shard) is written atomically, on the threads; *output* may be this
-        dataset itself. *options* open the output scale (e.g.
+        lacks raises InvalidParameterError unless *preserve_missing_labels*:
+        nothing of that chunk or shard is written, and when *output* is this
+        dataset itself (remapped in place) every label is checked before
+        anything is written; into another dataset, chunks done before the
+        error stay. Each chunk file (or shard) is written atomically, on the
+        threads. *options* open the output scale (e.g.
         ``compress="gzip"``). Returns the output :class:`Volume`."""
-        from .._labels import mapping as prepare
+        from .._labels import mapping as prepare, not_mapped
         from .dataset import create
         what = f"scale {self.key!r} remap"
         keys_values = prepare(mapping, self.dtype, what)
         options.setdefault("threads", self.threads)
         options.setdefault("limits", self.limits)
         target = create(output, self.info).scale(self.key, mode="r+", **options)
+        if not preserve_missing_labels and target.storage.url == self.storage.url:
+            # In place, a label found missing half way would leave the
+            # dataset half remapped: every label is checked first.
+            keys = keys_values[0].astype(self.dtype)
+
+            def lacking(data, grid, cid, part):
+                labels = np.concatenate(self.codec.labels(
+                    data, self._scale.chunk_shape(grid), self._what(grid, cid)))
+                return labels[~np.isin(labels, keys)]
+
+            missing = np.concatenate([np.zeros(0, self.dtype)] + self._ask(None, lacking))
+            if missing.size:
+                raise not_mapped(f"{what} (in place: nothing written)", int(missing.min()))
 
         def remapped(data, grid, cid=None):
             return self.codec.remap(data, self._scale.chunk_shape(grid), keys_values,
