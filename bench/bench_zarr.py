@@ -214,7 +214,7 @@ def main():
         f"Machine: {machine}; load avg {' '.join(f'{v:.2f}' for v in os.getloadavg())} at the end",
         f"Python {sys.version.split()[0]}, numpy {np.__version__}, zarr {version_of('zarr')}, "
         f"numcodecs {version_of('numcodecs')}, wasmtime {version_of('wasmtime')}, "
-        f"ngcodec {ngcodec.__version__} (wasm {".".join(map(str, ngcodec.wasm_version()))}), git {git_describe()}",
+        f"ngcodec {ngcodec.__version__} (wasm {'.'.join(map(str, ngcodec.wasm_version()))}), git {git_describe()}",
         f"Date {started.isoformat(timespec='seconds')}; {args.rounds} round(s), medians; "
         f"`python bench/bench_zarr.py{' --quick' if args.quick else ''}`",
         f"Volumes: {x}×{y}×{z} uint64 (X×Y×Z), {x * y * z * 8 / 2 ** 20:.0f} MiB, as zarr v3 "
