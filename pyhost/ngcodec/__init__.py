@@ -7,6 +7,7 @@
 
 from . import chunk_encoding, compressed_segmentation, precomputed, raw
 from .runtime import version as wasm_version
+from .convert import convert
 from .limits import Limits, get_default_limits, set_default_limits
 from .errors import (
     IncompatibleEncoderError,
@@ -23,6 +24,7 @@ __all__ = [
     "chunk_encoding",
     "compressed_segmentation",
     "precomputed",
+    "convert",
     "raw",
     "wasm_version",
     "Limits",

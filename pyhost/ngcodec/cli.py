@@ -1,6 +1,7 @@
 """The ``ngcodec`` command: ``demo`` (round trip on the bundled FIB-25
 chunk, timed), ``verify`` (every chunk of a dataset, in the sandbox),
-``serve`` and ``view`` (a dataset over HTTP, with Neuroglancer).
+``convert`` (a volume into a multi-scale dataset), ``serve`` and ``view``
+(a dataset over HTTP, with Neuroglancer).
 
 The browser demo is an example, not part of the library:
 ``python examples/web/serve.py``."""
@@ -61,6 +62,12 @@ def verify(args):
     return _verify.main(args)
 
 
+def convert(args):
+    from .convert import command as _convert
+
+    return _convert.main(args)
+
+
 def _positive_int(text):
     try:
         value = int(text)
@@ -90,6 +97,15 @@ def build_parser():
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     _verify.add_arguments(p)
     p.set_defaults(func=verify)
+
+    from .convert import command as _convert
+
+    p = sub.add_parser("convert", help="a volume (.npy, TIFF, NIfTI, zarr, precomputed) into a "
+                                       "multi-scale precomputed dataset; needs ngcodec[convert]",
+                       description=_convert.DESCRIPTION, epilog=_convert.EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    _convert.add_arguments(p)
+    p.set_defaults(func=convert)
 
     from .server import run as _serve  # imports neither Starlette nor uvicorn yet
 
