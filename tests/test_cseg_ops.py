@@ -257,3 +257,31 @@ def test_corrupted_chunks_never_give_a_wrong_answer(name):
             accepted += 1
             check_all(bad, decoded, block_size, rng, in_place=False)
     assert refused > 100 and accepted > 10  # both branches were exercised
+
+
+# -- limits ---------------------------------------------------------------------
+
+def test_operations_obey_the_memory_and_time_limits():
+    """The operations run in the sandbox like decode: a 32-bit block's
+    scratch past the memory cap and a 256^3 chunk past a 1 ms time bound
+    are ResourceLimitErrors, and the next call works."""
+    from tests.test_limits import big_chunk, no_hang
+    MiB = 1 << 20
+    noise = common.noise((64, 64, 64), 1 << 40, seed=3)[np.newaxis]
+    buf = cseg.encode(noise, (64, 64, 64))  # one block, 32-bit indices
+    args = ((64, 64, 64), "uint64", (64, 64, 64))
+    tight = ngcodec.Limits(memory_bytes=len(buf) + 2 * MiB, seconds=None)
+    for op in (lambda: cseg.labels(buf, *args, limits=tight),
+               lambda: cseg.remap(buf, *args, {}, preserve_missing_labels=True,
+                                  limits=tight)):
+        with pytest.raises(ngcodec.ResourceLimitError, match="memory"):
+            op()
+    assert np.array_equal(cseg.labels(buf, *args)[0], np.unique(noise))
+    big, labels = big_chunk()
+    quick = ngcodec.Limits(memory_bytes=512 * MiB, seconds=0.001)
+    bargs = ((256, 256, 256), "uint64", (8, 8, 8))
+    for op in (lambda: cseg.counts(big, *bargs, limits=quick),
+               lambda: cseg.mask(big, *bargs, [1, 2, 3], limits=quick)):
+        with no_hang(5.0), pytest.raises(ngcodec.ResourceLimitError, match="time limit"):
+            op()
+    assert cseg.contains(big, *bargs, int(labels[0, 0, 0]))
