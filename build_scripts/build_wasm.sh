@@ -13,7 +13,7 @@ exports=_malloc,_free,_ngc_version,_ngc_error_name,_ngc_decoded_size,\
 _ngc_raw_decode,_ngc_raw_encode,_ngc_cseg_encode_bound,_ngc_cseg_encode,\
 _ngc_cseg_decode,\
 _ngc_cseg_decode_box,_ngc_cseg_label_counts,_ngc_cseg_contains,_ngc_cseg_mask,\
-_ngc_cseg_remap
+_ngc_cseg_remap,_ngc_downsample
 
 cd "$here/wasm_src"
 # Relative source paths and a fixed output name keep absolute paths out of
@@ -27,6 +27,6 @@ emcc -O3 -DNDEBUG -flto -msimd128 -mbulk-memory \
   -sTOTAL_STACK=256KB -Wl,--stack-first \
   -sEXPORTED_FUNCTIONS="$exports" \
   -Wall -Wextra -Werror \
-  ngcodec.c raw.c cseg_decode.c cseg_encode.c cseg_ops.c -o "$tmp/ngcodec.wasm"
+  ngcodec.c raw.c cseg_decode.c cseg_encode.c cseg_ops.c downsample.c -o "$tmp/ngcodec.wasm"
 cp "$tmp/ngcodec.wasm" "$out"
 echo "built $out ($(wc -c < "$out") bytes, sha256 $(sha256sum "$out" | cut -c1-16))"

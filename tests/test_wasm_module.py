@@ -29,6 +29,7 @@ EXPECTED_EXPORTS = [
     ("ngc_cseg_contains", "FuncType"),
     ("ngc_cseg_mask", "FuncType"),
     ("ngc_cseg_remap", "FuncType"),
+    ("ngc_downsample", "FuncType"),
     ("_initialize", "FuncType"),
     ("__indirect_function_table", "TableType"),
     ("__errno_location", "FuncType"),

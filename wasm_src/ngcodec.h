@@ -264,6 +264,53 @@ typedef struct ngc_mapping {
 NGC_API int ngc_cseg_remap(ngc_chunk *chunk, const void *src, size_t src_size,
                            ngc_mapping *mapping, void *dst, size_t dst_capacity);
 
+/* ========================================================================== */
+/*                                Downsampling                                */
+/* ========================================================================== */
+
+/*
+ * One (C, Z, Y, X) array downsampled by integer factors, as tensorstore's
+ * downsample driver computes it. Output voxel (c, k, j, i) is computed from
+ * the block x in [i*fx, (i+1)*fx), y in [j*fy, ...), z in [k*fz, ...) of
+ * channel c, cut at the array's edge: a partial block uses only the voxels
+ * that exist. The output is (C, ceil(z/fz), ceil(y/fy), ceil(x/fx)), of the
+ * input's value type.
+ *
+ * NGC_DOWNSAMPLE_MODE: the most frequent value of the block; ties go to the
+ *   smallest value. Floats compare as numbers (-0.0 == +0.0, written +0.0)
+ *   and every NaN counts as one value, above +inf. Blocks of more than 8
+ *   voxels need scratch (malloc, one block).
+ * NGC_DOWNSAMPLE_MEAN: integers: the exact sum (a 128-bit one for 64-bit
+ *   values) divided by the voxel count, rounded to nearest, ties to even.
+ *   Floats: summed in float32 in raster order (z, y, x fastest), then
+ *   divided by the count in float32.
+ */
+#define NGC_DOWNSAMPLE_MEAN 0u
+#define NGC_DOWNSAMPLE_MODE 1u
+
+#define NGC_KIND_UNSIGNED 0u /* value_bytes 1, 2, 4, 8 */
+#define NGC_KIND_SIGNED 1u   /* value_bytes 1, 2, 4, 8 */
+#define NGC_KIND_FLOAT 2u    /* value_bytes 4 (float32) */
+
+typedef struct ngc_downsample_params {
+  uint32_t size[3];      /* input size in voxels: x, y, z (0 allowed) */
+  uint32_t num_channels; /* >= 1 */
+  uint32_t value_bytes;  /* 1, 2, 4 or 8 */
+  uint32_t value_kind;   /* NGC_KIND_* */
+  uint32_t factors[3];   /* x, y, z, each >= 1 */
+  uint32_t method;       /* NGC_DOWNSAMPLE_* */
+} ngc_downsample_params;
+
+/* Downsamples src (src_size must equal num_channels * x * y * z *
+ * value_bytes, else NGC_ERR_SIZE_MISMATCH) into dst, which must hold the
+ * output (NGC_ERR_DST_TOO_SMALL otherwise). NGC_ERR_BAD_PARAMS for a NULL
+ * params, an unknown method or kind, a width the kind lacks, zero channels
+ * or a zero factor; NGC_ERR_TOO_LARGE when the input's size overflows;
+ * NGC_ERR_NO_MEMORY when mode's scratch cannot be had. src and dst must not
+ * overlap. dst is written only on success. */
+NGC_API int ngc_downsample(const ngc_downsample_params *params, const void *src,
+                           size_t src_size, void *dst, size_t dst_capacity);
+
 #ifdef __cplusplus
 }
 #endif

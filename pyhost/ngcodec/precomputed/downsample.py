@@ -30,6 +30,9 @@ tests compare voxel for voxel):
 import numpy as np
 
 from .. import _geometry as geo
+from .. import runtime
+from ..limits import resolve
+from ..runtime import downsample as rt
 
 __all__ = ["downsample", "default_factors", "METHODS"]
 
@@ -59,106 +62,41 @@ def default_factors(resolution):
     return (2, 2, 1) if 2 * max(rx, ry) <= rz else (2, 2, 2)
 
 
+_KINDS = {"u": rt.KIND_UNSIGNED, "i": rt.KIND_SIGNED, "f": rt.KIND_FLOAT}
+
+
 def _check(array, factors, method):
     a = geo.array_4d(array, _WHAT)
     dtype = geo.little_endian(a.dtype, geo.PRECOMPUTED_DTYPES, _WHAT)
-    if not isinstance(factors, (tuple, list, np.ndarray)):
+    if isinstance(factors, (str, bytes)) or not hasattr(factors, "__len__"):
         raise geo.param_error(_WHAT, f"factors must be 3 integers (x, y, z), got {factors!r}")
     factors = geo.xyz(factors, "factors", 1, _WHAT)
-    if method not in METHODS:
+    if not isinstance(method, str) or method not in METHODS:
         raise geo.param_error(_WHAT, f"method must be 'mode' or 'mean', got {method!r}")
     return a, dtype, factors
 
 
-def downsample(array, factors, method):
+def downsample(array, factors, method, *, limits=None):
     """Downsamples a (C, Z, Y, X) or (Z, Y, X) array of a precomputed dtype
     by *factors* (fx, fy, fz) with *method* "mode" or "mean"; returns a new
     (C, ceil(Z/fz), ceil(Y/fy), ceil(X/fx)) array of the same dtype (a 3-D
     input gives a 4-D output with one channel). See the module's docstring
-    for the rules."""
-    a, dtype, factors = _check(array, factors, method)
-    return reference(a.astype(dtype, copy=False), factors, method)
-
-
-# -- the NumPy reference -----------------------------------------------------
-
-
-def _regions(a, factors):
-    """The array cut into at most 8 boxes of uniform block shape: yields
-    (output slices, (C, oz, oy, ox, k) values of each block in raster order)."""
-    fx, fy, fz = factors
-    axes = []
-    for n, f in ((a.shape[1], fz), (a.shape[2], fy), (a.shape[3], fx)):
-        full = n // f
-        parts = [(0, full * f, f, 0, full)] if full else []
-        if n % f:
-            parts.append((full * f, n, n % f, full, full + 1))
-        axes.append(parts)
-    c = a.shape[0]
-    for z0, z1, bz, oz0, oz1 in axes[0]:
-        for y0, y1, by, oy0, oy1 in axes[1]:
-            for x0, x1, bx, ox0, ox1 in axes[2]:
-                sub = a[:, z0:z1, y0:y1, x0:x1]
-                nz, ny, nx = oz1 - oz0, oy1 - oy0, ox1 - ox0
-                blocks = sub.reshape(c, nz, bz, ny, by, nx, bx).transpose(0, 1, 3, 5, 2, 4, 6)
-                yield ((slice(None), slice(oz0, oz1), slice(oy0, oy1), slice(ox0, ox1)),
-                       blocks.reshape(c, nz, ny, nx, bz * by * bx))
-
-
-def _float_keys(v):
-    """float32 values as uint32 keys in numeric order (-0.0 as +0.0, every
-    NaN as one NaN above +inf), and back."""
-    v = np.where(v == 0, np.float32(0), v)
-    v = np.where(np.isnan(v), np.float32(np.nan), v).astype(np.float32)
-    bits = v.view(np.uint32)
-    return np.where(bits >> 31 == 1, ~bits, bits | np.uint32(0x80000000)).astype(np.uint32)
-
-
-def _from_float_keys(k):
-    bits = np.where(k >> 31 == 1, k & np.uint32(0x7FFFFFFF), ~k).astype(np.uint32)
-    return bits.view(np.float32)
-
-
-def _mode(v):
-    """The most frequent value along the last axis; ties to the smallest."""
-    is_float = v.dtype == np.float32
-    if is_float:
-        v = _float_keys(v)
-    s = np.sort(v, axis=-1)
-    k = s.shape[-1]
-    counts = np.zeros(s.shape, np.int64)
-    for j in range(k):
-        counts += s == s[..., j:j + 1]
-    best = np.argmax(counts, axis=-1)[..., np.newaxis]  # the first: the smallest value
-    out = np.take_along_axis(s, best, axis=-1)[..., 0]
-    return _from_float_keys(out) if is_float else out
-
-
-def _mean(v):
-    """The mean along the last axis, as tensorstore computes it."""
-    n = v.shape[-1]
-    if v.dtype == np.float32:
-        acc = v[..., 0].copy()
-        for j in range(1, n):  # float32 sums in raster order
-            acc = acc + v[..., j]
-        return acc / np.float32(n)
-    if v.dtype.itemsize < 8:
-        total = v.astype(np.int64).sum(axis=-1)
-    else:  # exact: Python integers
-        total = v.astype(object).sum(axis=-1)
-    q = total // n  # floor division: 0 <= r < n
-    r = total - q * n
-    rounded = q + ((2 * r + (q & 1)) > n)  # nearest, ties to even
-    return np.asarray(rounded).astype(v.dtype)
-
-
-def reference(a, factors, method):
-    """The NumPy implementation of :func:`downsample` on a (C, Z, Y, X)
-    array (no argument checks)."""
-    fx, fy, fz = factors
+    for the rules. Bad arguments raise
+    :class:`~ngcodec.errors.InvalidParameterError`; *limits* as for the
+    codecs (see :class:`ngcodec.Limits`)."""
+    a, dtype, (fx, fy, fz) = _check(array, factors, method)
     c, z, y, x = a.shape
     out = np.empty((c, -(-z // fz), -(-y // fy), -(-x // fx)), a.dtype)
-    reduce = _mode if method == "mode" else _mean
-    for where, values in _regions(a, factors):
-        out[where] = reduce(values)
+    nbytes = geo.decoded_nbytes(c, (x, y, z), dtype.itemsize, _WHAT)
+    limits = resolve(limits)
+    runtime.check_memory(limits, nbytes + out.nbytes, _WHAT)
+    if out.size == 0:
+        return out
+    # The module writes little-endian values: a big-endian input gets a
+    # little-endian twin of its dtype for the output buffer, then a cast.
+    target = out if out.dtype == dtype else np.empty(out.shape, dtype)
+    rt.downsample(a, dtype, _KINDS[dtype.kind], (fx, fy, fz),
+                  rt.MODE if method == "mode" else rt.MEAN, target, what=_WHAT, limits=limits)
+    if target is not out:
+        out[...] = target
     return out

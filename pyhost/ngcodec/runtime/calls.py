@@ -45,6 +45,7 @@ EXPORTS = {
     "ngc_cseg_contains": (5, 1),
     "ngc_cseg_mask": (6, 1),
     "ngc_cseg_remap": (6, 1),
+    "ngc_downsample": (5, 1),
 }
 
 # Copies up to this size hold the GIL (~5 us: less than two GIL hand-overs
