@@ -357,7 +357,8 @@ def open_source(source, axes=None, kind=None, source_scale=0):
         if len(zooms) == 3 and all(z > 0 for z in zooms):
             unit = img.header.get_xyzt_units()[0]
             scale = {"meter": 1e9, "mm": 1e6, "micron": 1e3}.get(unit, 1e6)
-            defaults["resolution"] = [round(float(z) * scale, 6) for z in zooms]
+            # float32 zooms: 0.008 mm is 8000.00038 nm; 6 digits are what they hold
+            defaults["resolution"] = [float(f"{float(z) * scale:.6g}") for z in zooms]
         return Source(arr, parse_axes(axes, arr.ndim, kind, path), path, desc, defaults)
     if kind == "zarr":
         zarr = _need("zarr", "zarr arrays")

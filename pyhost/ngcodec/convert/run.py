@@ -38,7 +38,6 @@ __all__ = ["convert", "ConvertResult", "RECORD"]
 
 RECORD = ".ngcodec-convert.json"
 RECORD_FORMAT = 1
-RECORD_INTERVAL = 1.0  # seconds between record writes within a scale
 
 
 class ConvertResult:
@@ -91,7 +90,6 @@ class _Record:
         self.options = options
         self.fsync = fsync
         self.scales = {}
-        self.last = 0.0
 
     def load(self, data):
         self.scales = data.get("scales", {})
@@ -105,7 +103,6 @@ class _Record:
                 "scales": self.scales}
         self.storage.write(RECORD, (json.dumps(data, indent=1, sort_keys=True) + "\n").encode(),
                            fsync=self.fsync)
-        self.last = time.monotonic()
 
 
 def _read_record(storage):
@@ -379,8 +376,7 @@ def _scale_pass(ds, plan, src, index, units, done, state, record, jobs, memory, 
             written += 1
             nbytes += math.prod(shape) * C * dtype.itemsize
             state["done"] = _ranges(done)
-            if time.monotonic() - record.last >= 1.0:
-                record.write()
+            record.write()  # a few hundred bytes, next to a unit's megabytes
             if bar is not None:
                 bar.update(nchunks(lo, hi))
                 bar.set_postfix_str(f"{nbytes / 1e6 / max(time.monotonic() - t0, 1e-9):.1f} MB/s",
@@ -389,6 +385,4 @@ def _scale_pass(ds, plan, src, index, units, done, state, record, jobs, memory, 
         pool.shutdown(wait=True, cancel_futures=True)
         if bar is not None:
             bar.close()
-        if written:
-            record.write()
     return written, nbytes

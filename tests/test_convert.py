@@ -1,0 +1,313 @@
+"""ngcodec convert (docs/CONVERT.md): every input kind becomes a dataset that
+``ngcodec verify`` passes, that tensorstore and cloud-volume read as ngcodec
+does at scale 0 (equal to the input), and whose every lower scale is
+``downsample.downsample`` of the scale before it (computed here on the whole
+previous scale). Bad inputs fail before anything is written; a conversion
+killed with SIGKILL and resumed gives the same files, byte for byte, as one
+that ran through.
+
+Volumes are small (at most ~64^3) with sizes that no chunk or factor
+divides, so edge chunks and partial downsampling blocks occur at every
+scale.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import ngcodec
+import ngcodec.precomputed as ngp
+from ngcodec.convert import RECORD
+from ngcodec.errors import InvalidParameterError
+from ngcodec.precomputed import downsample as ds
+from ngcodec.precomputed.info import InfoExistsError
+from ngcodec.verify import verify
+from tests import common
+
+import tensorstore as ts  # the test extra installs these: never skipped
+from cloudvolume import CloudVolume
+
+SIZE = (45, 38, 29)  # X, Y, Z: no factor or chunk size divides them
+
+
+def labels(dtype="uint32", size=SIZE, seed=0, n=60):
+    """(X, Y, Z) Voronoi labels (many per chunk, ties in some blocks)."""
+    return common.voronoi(size[::-1], n, dtype, seed=seed).T.copy()
+
+
+def image(size=SIZE, seed=0, dtype="uint8"):
+    rng = np.random.default_rng(seed)
+    x, y, z = np.meshgrid(*(np.arange(n) for n in size), indexing="ij")
+    a = (x * 3 + y * 2 + z) % 200 + rng.integers(0, 50, size)
+    return a.astype(dtype)
+
+
+def files(root):
+    """{relative path: bytes} of every file under *root* (hidden ones too)."""
+    out = {}
+    for top, _, names in os.walk(root):
+        for n in names:
+            p = os.path.join(top, n)
+            out[os.path.relpath(p, root)] = open(p, "rb").read()
+    return out
+
+
+def read_all(path, scale):
+    vol = ngp.open(path, scale=scale)
+    return vol[...]
+
+
+def check(path, expected, method=None, tensorstore=True):
+    """The dataset at *path* verifies, holds *expected* (X, Y, Z, C) at
+    scale 0 as tensorstore and cloud-volume read it, and every lower scale
+    is the downsampling of the one before."""
+    report = verify(str(path), jobs=2, require_all=True, strict=True)
+    assert report.exit_code == 0, report.summary_lines()
+    info = json.loads((path / "info").read_text())
+    if expected.ndim == 3:
+        expected = expected[..., None]
+    vol = ngp.open(path, scale=0)
+    assert vol.shape == expected.shape and vol.dtype == expected.dtype
+    got = vol[...]
+    assert np.array_equal(got, expected)
+    if tensorstore:
+        t = ts.open({"driver": "neuroglancer_precomputed", "kvstore": f"file://{path}/",
+                     "scale_index": 0}).result()
+        assert np.array_equal(np.asarray(t[ts.d[:].translate_to[0]].read().result()), expected)
+    cv = CloudVolume(f"file://{path}", mip=0, progress=False, fill_missing=False)
+    assert np.array_equal(np.asarray(cv[...]), expected)
+    method = method or ("mode" if info["type"] == "segmentation" else "mean")
+    prev = got
+    for i in range(1, len(info["scales"])):
+        r0, r1 = info["scales"][i - 1]["resolution"], info["scales"][i]["resolution"]
+        f = tuple(int(round(b / a)) for a, b in zip(r0, r1))
+        want = ds.downsample(np.ascontiguousarray(prev.T), f, method).T
+        cur = read_all(path, i)
+        assert cur.shape == want.shape, (i, cur.shape, want.shape)
+        assert np.array_equal(cur, want), f"scale {i} is not the {method} of scale {i - 1}"
+        prev = cur
+    last = info["scales"][-1]  # the default number of scales: until one chunk holds it
+    assert all(n <= c for n, c in zip(last["size"], last["chunk_sizes"][0]))
+    before = info["scales"][-2] if len(info["scales"]) > 1 else None
+    assert before is None or any(n > c for n, c in zip(before["size"], before["chunk_sizes"][0]))
+    return info
+
+
+# ------------------------------------------------------------ each input kind
+
+def test_npy_uint64_segmentation(tmp_path):
+    a = labels("uint64")
+    np.save(tmp_path / "in.npy", a)
+    r = ngcodec.convert(str(tmp_path / "in.npy"), str(tmp_path / "out"), chunk_size=16, jobs=2)
+    info = check(tmp_path / "out", a)
+    assert info["type"] == "segmentation" and info["data_type"] == "uint64"
+    s = info["scales"]
+    assert [x["encoding"] for x in s] == ["compressed_segmentation"] * len(s)
+    assert [x["size"] for x in s] == [[45, 38, 29], [23, 19, 15], [12, 10, 8]]
+    assert [x["key"] for x in s] == ["1_1_1", "2_2_2", "4_4_4"]
+    assert r.keys == [x["key"] for x in s] and r.chunks == 18 + 4 + 1
+    assert r.stored_bytes > 0 and r.ratio > 1
+    rec = json.loads((tmp_path / "out" / RECORD).read_text())
+    assert all(v == {"complete": True} for v in rec["scales"].values())
+
+
+def test_npy_uint8_image_sharded_axes_zyx(tmp_path):
+    a = image()
+    np.save(tmp_path / "in.npy", np.ascontiguousarray(a.T))  # stored (Z, Y, X)
+    ngcodec.convert(str(tmp_path / "in.npy"), tmp_path / "out", axes="zyx", chunk_size=16,
+                    sharded=True, resolution=(4, 4, 40), jobs=3)
+    info = check(tmp_path / "out", a)
+    assert info["type"] == "image" and info["scales"][0]["encoding"] == "raw"
+    assert all("sharding" in s for s in info["scales"])
+    # 4, 4, 40: (2, 2, 1) while x and y stay no coarser than z (default_factors)
+    assert [s["resolution"] for s in info["scales"]][:3] == [[4, 4, 40], [8, 8, 40],
+                                                              [16, 16, 40]]
+    assert any(n.endswith(".shard") for n in os.listdir(tmp_path / "out" / "4_4_40"))
+
+
+def test_tiff_stack(tmp_path):
+    tifffile = pytest.importorskip("tifffile")
+    a = image(seed=1, dtype="uint16")
+    tifffile.imwrite(tmp_path / "stack.tif", np.ascontiguousarray(a.T))  # pages = z
+    ngcodec.convert(str(tmp_path / "stack.tif"), str(tmp_path / "out"), chunk_size=(16, 16, 8),
+                    jobs=2, memory=64 << 10)  # small pieces: many reads of page ranges
+    info = check(tmp_path / "out", a)
+    assert info["data_type"] == "uint16" and info["type"] == "image"
+
+
+def test_tiff_folder(tmp_path):
+    tifffile = pytest.importorskip("tifffile")
+    a = labels("uint32", seed=2)
+    (tmp_path / "slices").mkdir()
+    for z in range(a.shape[2]):  # natural order: 2 before 10
+        tifffile.imwrite(tmp_path / "slices" / f"s{z}.tif", np.ascontiguousarray(a[:, :, z].T))
+    ngcodec.convert(str(tmp_path / "slices"), str(tmp_path / "out"), chunk_size=16,
+                    sharded=True, gzip=True, jobs=2)
+    info = check(tmp_path / "out", a)
+    assert info["scales"][0]["sharding"]["data_encoding"] == "gzip"
+
+
+def test_nifti(tmp_path):
+    nibabel = pytest.importorskip("nibabel")
+    a = labels("uint32", seed=3)
+    img = nibabel.Nifti1Image(a, np.diag([0.008, 0.008, 0.04, 1]))
+    img.header.set_xyzt_units("mm")
+    nibabel.save(img, tmp_path / "in.nii.gz")
+    ngcodec.convert(str(tmp_path / "in.nii.gz"), str(tmp_path / "out"), chunk_size=16, jobs=2)
+    info = check(tmp_path / "out", a)
+    assert info["scales"][0]["resolution"] == [8000, 8000, 40000]  # mm -> nm
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_zarr(tmp_path, zarr_format):
+    zarr = pytest.importorskip("zarr")
+    a = np.stack([labels("uint64", seed=4), labels("uint64", seed=5)], axis=-1)  # 2 channels
+    z = zarr.create_array(str(tmp_path / "in.zarr"), shape=a.T.shape, chunks=(1, 10, 16, 16),
+                          dtype="uint64", zarr_format=zarr_format)
+    z[...] = a.T  # stored (C, Z, Y, X): czyx, the default for 4-D zarr
+    ngcodec.convert(str(tmp_path / "in.zarr"), str(tmp_path / "out"), chunk_size=16,
+                    block_size=(4, 8, 8), jobs=2)
+    info = check(tmp_path / "out", a)
+    assert info["num_channels"] == 2
+    assert info["scales"][0]["compressed_segmentation_block_size"] == [4, 8, 8]
+
+
+def test_precomputed_raw_to_cseg(tmp_path):
+    a = labels("uint32", seed=6)
+    ngcodec.convert(a, tmp_path / "raw", encoding="raw", scales=1, chunk_size=(32, 16, 16),
+                    voxel_offset=(3, -5, 7), resolution=(4, 4, 40))
+    assert json.loads((tmp_path / "raw" / "info").read_text())["scales"][0]["encoding"] == "raw"
+    ngcodec.convert(str(tmp_path / "raw"), str(tmp_path / "out"), chunk_size=16,
+                    sharded=True, jobs=2)
+    info = check(tmp_path / "out", a)
+    s = info["scales"][0]
+    assert s["encoding"] == "compressed_segmentation" and s["voxel_offset"] == [3, -5, 7]
+    assert s["resolution"] == [4, 4, 40] and info["type"] == "segmentation"
+
+
+def test_numpy_array_uint32_unsharded_gzip(tmp_path):
+    a = labels("uint32", seed=7)
+    ngcodec.convert(a, str(tmp_path / "out"), chunk_size=16, gzip=True, factors=(2, 2, 2))
+    # tensorstore reads NAME, not cloud-volume's NAME.gz: not asked here
+    check(tmp_path / "out", a, tensorstore=False)
+    assert all(n.endswith(".gz") for n in os.listdir(tmp_path / "out" / "1_1_1"))
+
+
+def test_image_mean_rgb_jpeg(tmp_path):
+    a = np.stack([image(seed=s) for s in range(3)], axis=-1)
+    ngcodec.convert(a, str(tmp_path / "out"), encoding="jpeg", chunk_size=16, scales=2)
+    report = verify(str(tmp_path / "out"), require_all=True)
+    assert report.exit_code == 0
+    got = read_all(tmp_path / "out", 0).astype(int)
+    assert np.abs(got - a).mean() < 8  # lossy
+
+
+# ------------------------------------------------------------ errors, nothing written
+
+@pytest.mark.parametrize("make, options, text", [
+    (lambda p: p / "in.xyz", {}, "unknown kind of input"),
+    (lambda p: p / "missing.npy", {}, "no such file"),
+    (lambda p: labels("uint16"), {"encoding": "compressed_segmentation"},
+     "compressed_segmentation holds uint32 or uint64"),
+    (lambda p: labels("uint16"), {"encoding": "jpeg"}, "jpeg holds uint8 with 1 or 3"),
+    (lambda p: np.zeros((8, 8, 8, 2), np.uint8), {"encoding": "jpeg"}, "2 channel"),
+    (lambda p: np.zeros((8, 8, 8), np.int64), {}, "pass dtype="),
+    (lambda p: np.zeros((8, 8, 8)), {"dtype": "uint8"}, "cannot cast float64"),
+    (lambda p: np.zeros((8, 8, 8), np.uint8), {"axes": "xy"}, "do not fit"),
+    (lambda p: np.zeros((8, 8, 8), np.uint8), {"downsample": "max"}, "mode or mean"),
+])
+def test_bad_input_writes_nothing(tmp_path, make, options, text):
+    src = make(tmp_path)
+    if isinstance(src, os.PathLike) and src.suffix == ".xyz":
+        src.write_bytes(b"hello")
+    with pytest.raises(InvalidParameterError, match=text):
+        ngcodec.convert(src if not isinstance(src, os.PathLike) else str(src),
+                        str(tmp_path / "out"), **options)
+    assert not (tmp_path / "out").exists()
+
+
+def test_existing_different_dataset(tmp_path):
+    a = labels("uint32", size=(20, 20, 20))
+    ngcodec.convert(a, str(tmp_path / "out"), chunk_size=16)
+    before = files(tmp_path / "out")
+    # another dataset, or the same one with other options: refused, untouched
+    with pytest.raises(InfoExistsError, match="other options"):
+        ngcodec.convert(a, str(tmp_path / "out"), chunk_size=8, resume=True)
+    with pytest.raises(InfoExistsError, match="complete conversion"):
+        ngcodec.convert(a, str(tmp_path / "out"), chunk_size=16)
+    assert files(tmp_path / "out") == before
+    other = tmp_path / "other"
+    ngp.create(other, {"type": "image", "data_type": "uint8", "num_channels": 1, "scales": [
+        {"key": "s0", "size": [4, 4, 4], "resolution": [1, 1, 1], "chunk_sizes": [[4, 4, 4]],
+         "encoding": "raw"}]})
+    with pytest.raises(InfoExistsError, match="did not make"):
+        ngcodec.convert(a, str(other), resume=True)
+    # resume of a complete conversion: nothing to do; overwrite: redone
+    r = ngcodec.convert(a, str(tmp_path / "out"), chunk_size=16, resume=True)
+    assert r.units_done == 0 and files(tmp_path / "out") == before
+    ngcodec.convert(a, str(other), overwrite=True, chunk_size=16)
+    assert not (other / "s0").exists()
+    assert files(other) == before
+
+
+def test_cli_and_errors(tmp_path):
+    a = labels("uint64", size=(20, 18, 10))
+    np.save(tmp_path / "in.npy", a)
+    cmd = [sys.executable, "-m", "ngcodec.cli", "convert"]
+    p = subprocess.run(cmd + [str(tmp_path / "in.npy"), str(tmp_path / "out"), "--chunk-size",
+                              "8,8,8", "--sharded", "--jobs", "2"],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert "3 scale(s)" in p.stdout and "compression ratio" in p.stdout
+    check(tmp_path / "out", a)
+    p = subprocess.run(cmd + [str(tmp_path / "in.npy"), str(tmp_path / "bad"), "--encoding",
+                              "jpeg"], capture_output=True, text=True)
+    assert p.returncode == 2 and "jpeg holds uint8" in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1 and not (tmp_path / "bad").exists()
+
+
+# ------------------------------------------------------------ SIGKILL, then --resume
+
+@pytest.mark.parametrize("sharded", [False, True], ids=["unsharded", "sharded"])
+def test_sigkill_then_resume_gives_the_same_files(tmp_path, sharded):
+    a = labels("uint64", size=(64, 64, 48), n=400)
+    np.save(tmp_path / "in.npy", a)
+    args = [str(tmp_path / "in.npy"), "--chunk-size", "8,8,8", "--jobs", "1",
+            "--memory", "64K", "--no-progress"]
+    if sharded:
+        args += ["--sharded", "--shard-bytes", "32K"]
+    cmd = [sys.executable, "-m", "ngcodec.cli", "convert"]
+    subprocess.run(cmd + args[:1] + [str(tmp_path / "ref")] + args[1:], check=True,
+                   capture_output=True)
+    ref = files(tmp_path / "ref")
+
+    out = tmp_path / "out"
+    proc = subprocess.Popen(cmd + args[:1] + [str(out)] + args[1:], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    target = len(ref) // 3
+    while time.monotonic() < deadline and proc.poll() is None:
+        if sum(len(f) for _, _, f in os.walk(out)) >= target:
+            break
+        time.sleep(0.005)
+    assert proc.poll() is None, "the conversion ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    partial = files(out)
+    assert 0 < len(partial) < len(ref)
+    # the same command without --resume is refused, untouched
+    p = subprocess.run(cmd + args[:1] + [str(out)] + args[1:], capture_output=True, text=True)
+    assert p.returncode == 2 and "--resume" in p.stderr
+    p = subprocess.run(cmd + args[:1] + [str(out)] + args[1:] + ["--resume"],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    assert "resumed" in p.stdout
+    got = files(out)
+    assert sorted(got) == sorted(ref)
+    assert all(got[k] == ref[k] for k in ref)
