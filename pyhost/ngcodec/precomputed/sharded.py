@@ -75,7 +75,7 @@ from .storage import gzip_bytes, inflate, is_gzip
 __all__ = [
     "ShardedStore", "ShardingSpec", "ShardProblem", "ShardCheck", "SHARDING_TYPE",
     "chunk_id", "chunk_ids", "chunk_position", "murmurhash3_x86_128_low64",
-    "propose_sharding", "shard_boxes", "group_by_shard", "scale_geometry",
+    "propose_sharding", "shard_cell", "shard_boxes", "group_by_shard", "scale_geometry",
 ]
 
 DEFAULT_MAX_BYTES = (1 << 32) - 1  # without limits: nothing past wasm32's 4 GiB
@@ -760,6 +760,15 @@ def _cell_bits(grid, spec):
                 cell[axis] += 1
                 taken += 1
     return cell
+
+
+def shard_cell(scale_info, sharding):
+    """``(x, y, z)``: the chunks per axis of the aligned cells of the grid
+    whose chunks all land in one shard (the boxes of :func:`shard_boxes`
+    before clipping)."""
+    spec = ShardingSpec.from_json(sharding)
+    grid = scale_geometry(scale_info)[3]
+    return tuple(1 << b for b in _cell_bits(grid, spec))
 
 
 def shard_boxes(scale_info, sharding):

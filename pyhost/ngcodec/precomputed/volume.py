@@ -434,12 +434,53 @@ class Volume:
                     self._store.put(g, self.codec.encode(chunk(g, lambda: self._store.get(g))))
             self._run(task, self._tasks(grids))
             return
-        self._write_sharded(grids, chunk, lower, upper)
+        self._write_sharded(grids, chunk, lambda g: self._overlap(
+            *self._scale.chunk_box(g), lower, upper)[2])
+
+    def write_boxes(self, boxes, values):
+        """Writes each of *values* into its box of *boxes* (as :meth:`write`
+        takes them), in one pass: every shard file the boxes meet is written
+        once. The boxes must not overlap and must be aligned to the chunk
+        grid (every chunk they meet covered whole by one of them), as the
+        blocks of :mod:`ngcodec.dask` are."""
+        self._check_writable()
+        owner, sources = {}, []
+        for i, ((lower, upper), value) in enumerate(zip(boxes, values)):
+            self._check_box(lower, upper)
+            shape = tuple(b - a for a, b in zip(lower, upper)) + (self.num_channels,)
+            sources.append(self._value(value, shape).transpose(3, 2, 1, 0))
+            for g in self._chunks(lower, upper):
+                clo, chi = self._scale.chunk_box(g)
+                if not self._overlap(clo, chi, lower, upper)[2]:
+                    raise InvalidParameterError(
+                        f"box {lower}..{upper} covers the chunk {clo}..{chi} only partly: "
+                        "write_boxes takes boxes aligned to the chunk grid")
+                if g in owner:
+                    raise InvalidParameterError(f"boxes {owner[g][1]} and {lower} overlap")
+                owner[g] = (i, lower)
+        dtype = self.dtype
+
+        def chunk(grid, old):
+            i, lower = owner[grid]
+            clo, chi = self._scale.chunk_box(grid)
+            box = (slice(None),) + tuple(slice(a - o, b - o) for a, b, o in
+                                         zip(clo, chi, lower))[::-1]
+            return sources[i][box].astype(dtype, copy=False)
+
+        grids = list(owner)
+        if self.sharding is None:
+            def task(batch):
+                for g in batch:
+                    self._store.put(g, self.codec.encode(chunk(g, None)))
+            self._run(task, self._tasks(grids))
+        else:
+            self._write_sharded(grids, chunk, lambda g: True)
+        return len(boxes)
 
     def _cid_of(self, grid):
         return self._cids([grid])[0] if self.sharding is not None else None
 
-    def _write_sharded(self, grids, chunk, lower, upper):
+    def _write_sharded(self, grids, chunk, whole_chunk):
         """Shards in batches of whole shards (every chunk the box has in a
         shard goes in one write_shards call, so each shard file is written
         once): chunks encoded on the threads, then the shards written. A
@@ -448,8 +489,7 @@ class Volume:
         pairs = list(zip(grids, self._cids(grids)))
         counts = self._chunks_per_shard()
         for batch in self._shard_batches(pairs):
-            partial = {c for g, c, _ in batch
-                       if not self._overlap(*self._scale.chunk_box(g), lower, upper)[2]}
+            partial = {c for g, c, _ in batch if not whole_chunk(g)}
             old = self._store.get_many(sorted(partial), stored=True) if partial else {}
 
             def encode(item):
