@@ -13,11 +13,14 @@ tests compare voxel for voxel):
   it is not padded.
 - ``mode``: the most frequent value of the block. Ties go to the smallest
   value, which is what tensorstore does (it sorts the block and keeps the
-  first run that is strictly longer than every earlier one). float32 values
-  are compared as numbers (-0.0 and +0.0 count as one value) and every NaN
-  counts as one value above +inf; tensorstore's std::sort makes the result
-  of a block holding NaN depend on the order of its voxels, so blocks with
-  NaN are the one documented difference.
+  first run that is strictly longer than every earlier one): for integers,
+  always tensorstore's answer. float32 values are compared as numbers:
+  -0.0 and +0.0 count as one value, written +0.0 (tensorstore writes
+  whichever its sort left last, so a block of -0.0 gives -0.0 there), and
+  every NaN counts as one value above +inf (tensorstore's sort with NaN
+  depends on the voxels' order and NaN never equals NaN there: [1, NaN,
+  NaN] gives 1 there, NaN here). These two float32 cases are the only
+  differences; tests/test_downsample.py pins them.
 - ``mean`` on integers: the exact sum (no overflow, 64-bit values included)
   divided by the number of voxels, rounded to the nearest integer, ties to
   even (1.5 -> 2, 2.5 -> 2, -1.5 -> -2, -2.5 -> -2), as tensorstore rounds.
@@ -25,6 +28,9 @@ tests compare voxel for voxel):
   order (z, then y, then x fastest), and divides by the count as float32;
   so do we (so the result is bit-identical, and two huge values can
   overflow to inf as they do in tensorstore).
+
+The work is done by the module's ``ngc_downsample`` (wasm_src/downsample.c);
+the tests hold the NumPy reference it is checked against.
 """
 
 import numpy as np
