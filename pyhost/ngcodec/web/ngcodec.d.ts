@@ -18,7 +18,13 @@
 //   not a TypedArray of the dtype and exact length;
 // - InvalidFormatError, ResourceLimitError or NgcodecError for a status of
 //   the module (see STATUSES) or a trap.
-// init() is the exception: see there.
+// init() is the exception: see there. The compressedSegmentation questions
+// (labels, counts, contains, mask, readBox, readVoxel, remap) take `buf` as
+// the decoders do and check the chunk as decode does (a chunk decode
+// refuses, they refuse with the same error); their other arguments are
+// checked as values: a label or mapping entry that is not an integer
+// (number or bigint) or is negative, a box outside the chunk, a channel out
+// of range, a flag that is not a boolean, are InvalidParameterError.
 
 /** The data types of Neuroglancer precomputed raw chunks. */
 export type DType =
@@ -92,6 +98,8 @@ export class NgcodecError extends Error {
   readonly channel: number | null;
   /** compressed_segmentation: the block at fault, [bx, by, bz] in the block grid. */
   readonly block: [number, number, number] | null;
+  /** compressedSegmentation.remap, NGC_ERR_NOT_MAPPED: the label the mapping lacks. */
+  readonly label?: number | bigint;
 }
 
 /** Chunk data that cannot be decoded. */
@@ -176,3 +184,104 @@ export function encodeRaw<T extends DType>(
   array: TypedArrayFor[T] | Bytes,
   options: EncodeOptions<T>,
 ): Promise<Uint8Array>;
+
+/** A label: a number, or a bigint (uint64 labels past 2**53 need one). */
+export type Label = number | bigint;
+
+/** The label of each dtype's arrays: number for "uint32", bigint for "uint64". */
+export interface LabelFor {
+  uint32: number;
+  uint64: bigint;
+}
+
+/** The labels of one channel and how many voxels hold each. */
+export interface LabelCounts<T extends SegmentationDType> {
+  /** Ascending, unique. */
+  labels: TypedArrayFor[T];
+  /** counts[i] voxels hold labels[i]. */
+  counts: BigUint64Array;
+}
+
+/** A box of a chunk: [[x0, y0, z0], [x1, y1, z1]], the upper corner excluded. */
+export type Box = readonly [Vec3, Vec3];
+
+/** The option every question takes. */
+export interface ChunkOptions {
+  /** Channels in the chunk (default 1). */
+  numChannels?: number;
+}
+
+/**
+ * compressed_segmentation chunks (Python: ngcodec.compressed_segmentation).
+ * `decode` and `encode` are decodeCompressedSegmentation and
+ * encodeCompressedSegmentation. The others answer on the compressed chunk:
+ * they read its tables and packed indices and never decode every voxel.
+ * Labels are those of the chunk's voxels, whatever else a table holds.
+ * Label arguments the dtype cannot hold (2**40 for "uint32") match no voxel.
+ */
+export const compressedSegmentation: Readonly<{
+  decode: typeof decodeCompressedSegmentation;
+  encode: typeof encodeCompressedSegmentation;
+
+  /** The sorted unique labels of each channel (one array per channel). */
+  labels<T extends SegmentationDType>(
+    buf: Bytes, chunkSize: Vec3, dtype: T, blockSize: Vec3, options?: ChunkOptions,
+  ): Promise<TypedArrayFor[T][]>;
+
+  /** The labels of each channel with their voxel counts. */
+  counts<T extends SegmentationDType>(
+    buf: Bytes, chunkSize: Vec3, dtype: T, blockSize: Vec3, options?: ChunkOptions,
+  ): Promise<LabelCounts<T>[]>;
+
+  /**
+   * Whether a voxel holds `label` (one label, or any of an iterable of
+   * them): a boolean, or with perChannel one boolean per channel.
+   */
+  contains(
+    buf: Bytes, chunkSize: Vec3, dtype: SegmentationDType, blockSize: Vec3,
+    label: Label | Iterable<Label>,
+    options?: ChunkOptions & { perChannel?: false },
+  ): Promise<boolean>;
+  contains(
+    buf: Bytes, chunkSize: Vec3, dtype: SegmentationDType, blockSize: Vec3,
+    label: Label | Iterable<Label>,
+    options: ChunkOptions & { perChannel: true },
+  ): Promise<boolean[]>;
+
+  /** A (C, Z, Y, X) array of 0 and 1: 1 where a voxel holds one of `labels`. */
+  mask(
+    buf: Bytes, chunkSize: Vec3, dtype: SegmentationDType, blockSize: Vec3,
+    labels: Label | Iterable<Label>, options?: ChunkOptions,
+  ): Promise<Uint8Array>;
+
+  /**
+   * The voxels of `box` (inside the chunk) as a (C, z1 - z0, y1 - y0,
+   * x1 - x0) array, decoding only the blocks the box meets. `out`: as for
+   * the decoders, of the box's length.
+   */
+  readBox<T extends SegmentationDType>(
+    buf: Bytes, chunkSize: Vec3, dtype: T, blockSize: Vec3, box: Box,
+    options?: ChunkOptions & { out?: TypedArrayFor[T] },
+  ): Promise<TypedArrayFor[T]>;
+
+  /** The label at `position` [x, y, z] of `channel` (default 0). */
+  readVoxel<T extends SegmentationDType>(
+    buf: Bytes, chunkSize: Vec3, dtype: T, blockSize: Vec3, position: Vec3,
+    options?: ChunkOptions & { channel?: number },
+  ): Promise<LabelFor[T]>;
+
+  /**
+   * The chunk with every label replaced by its value in `mapping` (a Map,
+   * or a pair [keys, values] of arrays or typed arrays), made by rewriting
+   * its lookup tables: the packed indices are kept. A label that voxels
+   * hold but the mapping lacks rejects with InvalidParameterError (status
+   * NGC_ERR_NOT_MAPPED, the label in its `label` field: number or bigint as
+   * the dtype's), unless preserveMissingLabels keeps such labels. Resolves
+   * to the new chunk's bytes.
+   */
+  remap(
+    buf: Bytes, chunkSize: Vec3, dtype: SegmentationDType, blockSize: Vec3,
+    mapping: ReadonlyMap<Label, Label> | readonly [Iterable<Label>, Iterable<Label>],
+    options?: ChunkOptions & { preserveMissingLabels?: boolean },
+  ): Promise<Uint8Array>;
+}>;

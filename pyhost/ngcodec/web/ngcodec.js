@@ -254,6 +254,12 @@ async function withModule(what, decoding, body) {
       owned.push(ptr);
       return ptr;
     },
+    // Frees a buffer of alloc() before the call ends (one that a retry
+    // replaces).
+    free(ptr) {
+      owned.splice(owned.indexOf(ptr), 1);
+      exports.free(ptr);
+    },
   };
   const drop = () => {
     if (live === current) live = null;
@@ -284,6 +290,19 @@ async function withModule(what, decoding, body) {
 const bytes = (exports) => new Uint8Array(exports.memory.buffer);
 const view = (exports) => new DataView(exports.memory.buffer);
 const readU32 = (exports, ptr) => view(exports).getUint32(ptr, true);
+
+// nbytes at an 8-byte-aligned address (for uint64 arrays and the structs
+// holding a uint64), whatever alignment malloc gives.
+function allocAligned(ctx, nbytes) {
+  const ptr = ctx.alloc(nbytes + 7);
+  return ptr + ((8 - (ptr % 8)) % 8);
+}
+
+// Little-endian uint32 words at ptr (a struct of ngcodec.h).
+function writeU32s(exports, ptr, values) {
+  const dv = view(exports);
+  values.forEach((v, i) => dv.setUint32(ptr + 4 * i, v, true));
+}
 
 // struct ngc_chunk: 10 little-endian uint32 (40 bytes), followed here by one
 // uint32 used as the size_t out-parameter of the call.
@@ -320,6 +339,21 @@ function copyIn(ctx, src) {
   const ptr = ctx.alloc(src.byteLength);
   bytes(ctx.exports).set(src, ptr);
   return ptr;
+}
+
+// A BigUint64Array copied to an 8-byte-aligned buffer; its address.
+function copyIn64(ctx, values) {
+  const ptr = allocAligned(ctx, values.byteLength);
+  new BigUint64Array(ctx.exports.memory.buffer, ptr, values.length).set(values);
+  return ptr;
+}
+
+// Throws the error of a negative status of a cseg call, with the place the
+// module wrote in the chunk struct.
+function checkCseg(status, exports, chunk, what, size, blockSize) {
+  if (status < 0) {
+    throw errorForStatus(status, what, "", ...failurePlace(exports, chunk.ptr, size, blockSize));
+  }
 }
 
 // A new TypedArray of `type` holding nbytes at ptr, or those bytes written
@@ -479,6 +513,29 @@ export async function version() {
   });
 }
 
+// The arguments every call on a compressed_segmentation chunk shares,
+// checked in the order of Python's (decode, and _prelude of the questions):
+// { what, size, block, channels, type, src, nbytes (decoded), check }.
+function csegChunk(what, buf, chunkSize, dtype, blockSize, numChannels) {
+  const size = xyz(chunkSize, "chunk size", 0, what);
+  const block = xyz(blockSize, "block size", 1, what);
+  const channels = channelCount(numChannels, what);
+  const type = dtypeOf(dtype, CSEG_DTYPES, what);
+  const src = asBytes(buf, what, "buf");
+  const nbytes = decodedNbytes(channels, size, type.bytes, what);
+  const check = (status, exports, chunk) => checkCseg(status, exports, chunk, what, size, block);
+  return { what, size, block, channels, type, src, nbytes, check };
+}
+
+// Runs body(ctx, chunk, srcPtr) with the chunk's struct and bytes in linear
+// memory (a decoding call: a trap blames the data).
+function withChunk(call, body) {
+  return withModule(call.what, true, (ctx) => {
+    const chunk = writeChunk(ctx, call.size, call.channels, call.type.bytes, call.block);
+    return body(ctx, chunk, copyIn(ctx, call.src));
+  });
+}
+
 /**
  * Decodes a compressed_segmentation chunk into a (C, Z, Y, X) array, x
  * fastest: Uint32Array for "uint32", BigUint64Array for "uint64".
@@ -486,23 +543,13 @@ export async function version() {
 export async function decodeCompressedSegmentation(buf, chunkSize, dtype, blockSize, options) {
   const what = "compressed_segmentation decode";
   const { numChannels = 1, out } = optionsOf(options, ["numChannels", "out"], what);
-  const size = xyz(chunkSize, "chunk size", 0, what);
-  const block = xyz(blockSize, "block size", 1, what);
-  const channels = channelCount(numChannels, what);
-  const type = dtypeOf(dtype, CSEG_DTYPES, what);
-  const src = asBytes(buf, what, "buf");
-  const nbytes = decodedNbytes(channels, size, type.bytes, what);
-  const target = outputArray(out, nbytes, type, what);
-  return withModule(what, true, (ctx) => {
-    const { exports } = ctx;
-    const chunk = writeChunk(ctx, size, channels, type.bytes, block);
-    const srcPtr = copyIn(ctx, src);
-    const dst = ctx.alloc(nbytes);
-    const status = exports.ngc_cseg_decode(chunk.ptr, srcPtr, src.byteLength, dst, nbytes);
-    if (status < 0) {
-      throw errorForStatus(status, what, "", ...failurePlace(exports, chunk.ptr, size, block));
-    }
-    return copyOut(exports, dst, nbytes, type, target);
+  const call = csegChunk(what, buf, chunkSize, dtype, blockSize, numChannels);
+  const target = outputArray(out, call.nbytes, call.type, what);
+  return withChunk(call, (ctx, chunk, srcPtr) => {
+    const dst = ctx.alloc(call.nbytes);
+    const status = ctx.exports.ngc_cseg_decode(chunk.ptr, srcPtr, call.src.byteLength, dst, call.nbytes);
+    call.check(status, ctx.exports, chunk);
+    return copyOut(ctx.exports, dst, call.nbytes, call.type, target);
   });
 }
 
@@ -529,9 +576,7 @@ export async function encodeCompressedSegmentation(array, blockSize, options) {
     const srcPtr = copyIn(ctx, src);
     const dst = ctx.alloc(capacity);
     const status = exports.ngc_cseg_encode(chunk.ptr, srcPtr, src.byteLength, dst, capacity, chunk.ret);
-    if (status < 0) {
-      throw errorForStatus(status, what, "", ...failurePlace(exports, chunk.ptr, size, block));
-    }
+    checkCseg(status, exports, chunk, what, size, block);
     return copyOut(exports, dst, readU32(exports, chunk.ret));
   });
 }
@@ -581,3 +626,301 @@ export async function encodeRaw(array, options) {
   checkSize(what, src.byteLength, await rawSize(what, false, size, channels, type), channels, size, type);
   return src.slice();
 }
+
+// ---------------------------------------------------------------------------
+// Questions asked of compressed_segmentation chunks (labels, counts,
+// contains, mask, remap, box and voxel reads): the packed indices and tables
+// are read, voxels are not decoded. Each checks the chunk as decode does, so
+// a chunk decode refuses is refused with the same error and place. As
+// pyhost/ngcodec/compressed_segmentation.py; the calls are those of
+// runtime/questions.py.
+
+// Room for this many (label, count) pairs first; the module says how many
+// it needs when they do not fit.
+const FIRST_COUNTS_CAPACITY = 4096;
+const LABEL_COUNT_BYTES = 16; // struct ngc_label_count: uint64 label, count
+const LABELS_BYTES = 8; // struct ngc_labels: labels, count
+const MAPPING_BYTES = 24; // struct ngc_mapping: keys, values, count, flags, uint64 missing
+const MAPPING_MISSING = 16;
+const BOX_BYTES = 24; // struct ngc_box: lo[3], hi[3]
+const PRESERVE_MISSING = 1; // NGC_PRESERVE_MISSING
+
+const isInteger = (v) => typeof v === "bigint" || Number.isInteger(v);
+const topOf = (type) => (1n << BigInt(8 * type.bytes)) - 1n;
+// A uint64 label as the dtype's element: a number for uint32, else a bigint.
+const labelOf = (value, type) => (type.bytes === 4 ? Number(value) : value);
+
+// A boolean option: undefined is its default.
+function flag(value, name, fallback, what) {
+  if (value === undefined) return fallback;
+  if (typeof value !== "boolean") throw paramError(what, `${name} must be true or false, got ${repr(value)}`);
+  return value;
+}
+
+// Sorted, unique uint64 labels from one label (number or bigint) or an
+// iterable of them; labels the dtype cannot hold are dropped (no voxel has
+// them). As _label_set in Python.
+function labelSet(labels, type, what) {
+  const big = integers(labels, what, "labels").map(BigInt);
+  const lowest = big.reduce((a, v) => (v < a ? v : a), 0n);
+  if (lowest < 0n) throw paramError(what, `labels must be non-negative, got ${lowest}`);
+  const top = topOf(type);
+  return BigUint64Array.from(new Set(big.filter((v) => v <= top))).sort();
+}
+
+// Writes `set` and its struct ngc_labels; the struct's address.
+function writeLabels(ctx, set) {
+  const labelsPtr = copyIn64(ctx, set);
+  const ptr = allocAligned(ctx, LABELS_BYTES);
+  writeU32s(ctx.exports, ptr, [labelsPtr, set.length]);
+  return ptr;
+}
+
+// [{ labels: BigUint64Array, counts: BigUint64Array }] per channel, from
+// ngc_cseg_label_counts (labels still uint64).
+function labelCounts(call) {
+  return withChunk(call, (ctx, chunk, srcPtr) => {
+    const { exports } = ctx;
+    const endsPtr = ctx.alloc(4 * call.channels);
+    let capacity = FIRST_COUNTS_CAPACITY;
+    for (;;) {
+      const buffer = ctx.alloc(capacity * LABEL_COUNT_BYTES + 7);
+      const dst = buffer + ((8 - (buffer % 8)) % 8); // uint64 pairs: 8-byte aligned
+      const status = exports.ngc_cseg_label_counts(
+        chunk.ptr, srcPtr, call.src.byteLength, dst, capacity, endsPtr, chunk.ret);
+      const needed = readU32(exports, chunk.ret);
+      if (status === CODE.NGC_ERR_DST_TOO_SMALL && needed > capacity) {
+        ctx.free(buffer);
+        capacity = needed; // the exact need: once more
+        continue;
+      }
+      call.check(status, exports, chunk);
+      // (label, count) pairs, copied out of linear memory at once.
+      const pairs = new BigUint64Array(exports.memory.buffer.slice(dst, dst + needed * LABEL_COUNT_BYTES));
+      const ends = new Uint32Array(exports.memory.buffer.slice(endsPtr, endsPtr + 4 * call.channels));
+      return Array.from(ends, (end, c) => {
+        const start = c === 0 ? 0 : ends[c - 1];
+        const labels = new BigUint64Array(end - start);
+        const counts = new BigUint64Array(end - start);
+        for (let i = start; i < end; i++) {
+          labels[i - start] = pairs[2 * i];
+          counts[i - start] = pairs[2 * i + 1];
+        }
+        return { labels, counts };
+      });
+    }
+  });
+}
+
+// The labels of one channel in the dtype's TypedArray.
+const typedLabels = (labels, type) => (type.bytes === 4 ? Uint32Array.from(labels, Number) : labels);
+
+async function csegLabels(buf, chunkSize, dtype, blockSize, options) {
+  const what = "compressed_segmentation labels";
+  const { numChannels = 1 } = optionsOf(options, ["numChannels"], what);
+  const call = csegChunk(what, buf, chunkSize, dtype, blockSize, numChannels);
+  const channels = await labelCounts(call);
+  return channels.map(({ labels }) => typedLabels(labels, call.type));
+}
+
+async function csegCounts(buf, chunkSize, dtype, blockSize, options) {
+  const what = "compressed_segmentation counts";
+  const { numChannels = 1 } = optionsOf(options, ["numChannels"], what);
+  const call = csegChunk(what, buf, chunkSize, dtype, blockSize, numChannels);
+  const channels = await labelCounts(call);
+  return channels.map(({ labels, counts }) => ({ labels: typedLabels(labels, call.type), counts }));
+}
+
+async function csegContains(buf, chunkSize, dtype, blockSize, label, options) {
+  const what = "compressed_segmentation contains";
+  const { numChannels = 1, perChannel } = optionsOf(options, ["numChannels", "perChannel"], what);
+  const call = csegChunk(what, buf, chunkSize, dtype, blockSize, numChannels);
+  const each = flag(perChannel, "perChannel", false, what);
+  const set = labelSet(label, call.type, what);
+  const found = await withChunk(call, (ctx, chunk, srcPtr) => {
+    const setPtr = writeLabels(ctx, set);
+    const dst = ctx.alloc(call.channels);
+    const status = ctx.exports.ngc_cseg_contains(chunk.ptr, srcPtr, call.src.byteLength, setPtr, dst);
+    call.check(status, ctx.exports, chunk);
+    return copyOut(ctx.exports, dst, call.channels);
+  });
+  return each ? Array.from(found, (b) => b !== 0) : found.some((b) => b !== 0);
+}
+
+async function csegMask(buf, chunkSize, dtype, blockSize, labels, options) {
+  const what = "compressed_segmentation mask";
+  const { numChannels = 1 } = optionsOf(options, ["numChannels"], what);
+  const call = csegChunk(what, buf, chunkSize, dtype, blockSize, numChannels);
+  const set = labelSet(labels, call.type, what);
+  const nbytes = call.nbytes / call.type.bytes; // one byte per voxel
+  return withChunk(call, (ctx, chunk, srcPtr) => {
+    const setPtr = writeLabels(ctx, set);
+    const dst = ctx.alloc(nbytes);
+    const status = ctx.exports.ngc_cseg_mask(chunk.ptr, srcPtr, call.src.byteLength, setPtr, dst, nbytes);
+    call.check(status, ctx.exports, chunk);
+    return copyOut(ctx.exports, dst, nbytes);
+  });
+}
+
+// [lower, upper] of a box [[x0, y0, z0], [x1, y1, z1]] inside the chunk.
+function boxOf(box, size, what) {
+  if (!Array.isArray(box) || box.length !== 2) {
+    throw paramError(what, `box must be ((x0, y0, z0), (x1, y1, z1)), got ${repr(box)}`);
+  }
+  const lower = xyz(box[0], "box lower corner", 0, what);
+  const upper = xyz(box[1], "box upper corner", 0, what);
+  if (lower.some((lo, i) => lo > upper[i] || upper[i] > size[i])) {
+    throw paramError(what, `box ${repr(lower)}..${repr(upper)} is not inside the chunk ` +
+      `(0, 0, 0)..${repr(size)}`);
+  }
+  return [lower, upper];
+}
+
+async function csegReadBox(buf, chunkSize, dtype, blockSize, box, options) {
+  const what = "compressed_segmentation read_box";
+  const { numChannels = 1, out } = optionsOf(options, ["numChannels", "out"], what);
+  const call = csegChunk(what, buf, chunkSize, dtype, blockSize, numChannels);
+  const [lower, upper] = boxOf(box, call.size, what);
+  const voxels = lower.reduce((n, lo, i) => n * (upper[i] - lo), 1);
+  const nbytes = call.channels * voxels * call.type.bytes; // below the chunk's 4 GiB
+  const target = outputArray(out, nbytes, call.type, what);
+  return withChunk(call, (ctx, chunk, srcPtr) => {
+    const boxPtr = ctx.alloc(BOX_BYTES);
+    writeU32s(ctx.exports, boxPtr, [...lower, ...upper]);
+    const dst = ctx.alloc(nbytes);
+    const status = ctx.exports.ngc_cseg_decode_box(
+      chunk.ptr, boxPtr, srcPtr, call.src.byteLength, dst, nbytes);
+    call.check(status, ctx.exports, chunk);
+    return copyOut(ctx.exports, dst, nbytes, call.type, target);
+  });
+}
+
+async function csegReadVoxel(buf, chunkSize, dtype, blockSize, position, options) {
+  const what = "compressed_segmentation read_voxel";
+  const { numChannels = 1, channel = 0 } = optionsOf(options, ["numChannels", "channel"], what);
+  const at = xyz(position, "position", 0, what);
+  const channels = channelCount(numChannels, what);
+  if (!Number.isInteger(channel) || channel < 0 || channel >= channels) {
+    throw paramError(what, `channel must be in [0, ${channels}), got ${repr(channel)}`);
+  }
+  // As in Python, the rest is read_box's (and its checks say so).
+  const box = [at, at.map((p) => p + 1)];
+  const values = await csegReadBox(buf, chunkSize, dtype, blockSize, box, { numChannels: channels });
+  return values[channel];
+}
+
+// One integer or an iterable of them, as an array (else the error `name
+// must be integers`); as _integers in Python's _labels.py.
+function integers(value, what, name) {
+  const iterable = typeof value === "object" && value !== null && Symbol.iterator in value;
+  const values = iterable ? Array.from(value) : [value];
+  if (!values.every(isInteger)) throw paramError(what, `${name} must be integers`);
+  return values;
+}
+
+// { keys, values }: BigUint64Arrays, keys sorted and unique, from a Map or a
+// pair [keys, values] (each an iterable of integers, or one integer). As
+// mapping() in Python's _labels.py.
+function mappingOf(mapping, type, what) {
+  let keys;
+  let values;
+  if (mapping instanceof Map) {
+    keys = Array.from(mapping.keys());
+    values = Array.from(mapping.values());
+  } else if (Array.isArray(mapping) && mapping.length === 2) {
+    [keys, values] = mapping;
+  } else {
+    throw paramError(what, "mapping must be a Map or a pair [keys, values]");
+  }
+  keys = integers(keys, what, "mapping keys");
+  values = integers(values, what, "mapping values");
+  if (keys.length !== values.length) {
+    throw paramError(what, `mapping has ${keys.length} keys but ${values.length} values`);
+  }
+  const top = topOf(type);
+  const k = keys.map(BigInt);
+  const v = values.map(BigInt);
+  for (const [name, list] of [["key", k], ["value", v]]) {
+    const lowest = list.reduce((a, x) => (x < a ? x : a), 0n);
+    const highest = list.reduce((a, x) => (x > a ? x : a), 0n);
+    if (lowest < 0n || highest > top) {
+      const bad = lowest < 0n ? lowest : highest;
+      throw paramError(what, `mapping ${name} ${bad} does not fit in ${type.name}`);
+    }
+  }
+  const order = k.map((_, i) => i).sort((a, b) => (k[a] < k[b] ? -1 : k[a] > k[b] ? 1 : a - b));
+  const outKeys = [];
+  const outValues = [];
+  for (const i of order) {
+    const last = outKeys.length - 1;
+    if (last >= 0 && outKeys[last] === k[i]) {
+      if (outValues[last] !== v[i]) throw paramError(what, `mapping gives key ${k[i]} two values`);
+      continue; // the same pair twice
+    }
+    outKeys.push(k[i]);
+    outValues.push(v[i]);
+  }
+  return { keys: BigUint64Array.from(outKeys), values: BigUint64Array.from(outValues) };
+}
+
+function notMapped(what, label) {
+  const error = errorForStatus("NGC_ERR_NOT_MAPPED", what,
+    `: label ${label} (pass preserveMissingLabels: true to keep labels the mapping lacks)`);
+  error.label = label;
+  return error;
+}
+
+async function csegRemap(buf, chunkSize, dtype, blockSize, mapping, options) {
+  const what = "compressed_segmentation remap";
+  const { numChannels = 1, preserveMissingLabels } =
+    optionsOf(options, ["numChannels", "preserveMissingLabels"], what);
+  const call = csegChunk(what, buf, chunkSize, dtype, blockSize, numChannels);
+  const preserve = flag(preserveMissingLabels, "preserveMissingLabels", false, what);
+  const { keys, values } = mappingOf(mapping, call.type, what);
+  const n = call.src.byteLength;
+  const remapped = await withChunk(call, (ctx, chunk, srcPtr) => {
+    const { exports } = ctx;
+    const keysPtr = copyIn64(ctx, keys);
+    const valuesPtr = copyIn64(ctx, values);
+    const mappingPtr = allocAligned(ctx, MAPPING_BYTES);
+    writeU32s(exports, mappingPtr, [keysPtr, valuesPtr, keys.length, preserve ? PRESERVE_MISSING : 0, 0, 0]);
+    const dst = ctx.alloc(n);
+    const status = exports.ngc_cseg_remap(chunk.ptr, srcPtr, n, mappingPtr, dst, n);
+    if (status === CODE.NGC_ERR_NOT_MAPPED) {
+      const label = view(exports).getBigUint64(mappingPtr + MAPPING_MISSING, true);
+      throw notMapped(what, labelOf(label, call.type));
+    }
+    if (status === CODE.NGC_ERR_TABLE_OVERLAP) return null;
+    call.check(status, exports, chunk);
+    return copyOut(exports, dst, n);
+  });
+  if (remapped !== null) return remapped;
+  // A valid chunk whose tables overlap other data (no encoder we know of
+  // writes one): decode, map and encode it.
+  const { size, block, channels, type } = call;
+  const labels = await decodeCompressedSegmentation(call.src, size, type.name, block, { numChannels: channels });
+  const index = new Map(Array.from(keys, (key, i) => [labelOf(key, type), labelOf(values[i], type)]));
+  for (let i = 0; i < labels.length; i++) {
+    const value = index.get(labels[i]);
+    if (value !== undefined) labels[i] = value;
+    else if (!preserve) throw notMapped(what, labels[i]);
+  }
+  return encodeCompressedSegmentation(labels, block, { chunkSize: size, numChannels: channels });
+}
+
+/**
+ * compressed_segmentation in one namespace: decode and encode (the
+ * functions above), and the questions answered on the compressed chunk
+ * without decoding it. See ngcodec.d.ts.
+ */
+export const compressedSegmentation = Object.freeze({
+  decode: decodeCompressedSegmentation,
+  encode: encodeCompressedSegmentation,
+  labels: csegLabels,
+  counts: csegCounts,
+  contains: csegContains,
+  mask: csegMask,
+  readBox: csegReadBox,
+  readVoxel: csegReadVoxel,
+  remap: csegRemap,
+});
