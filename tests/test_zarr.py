@@ -485,3 +485,23 @@ def test_dask_to_zarr_and_from_zarr(tmp_path):
                           serializer=v3_codec(), compressors=None, fill_value=0)
     da.store(da.from_array(data, chunks=(16, 40, 24)), z, lock=False)
     assert np.array_equal(da.from_zarr(str(tmp_path / "s.zarr")).compute(), data)
+
+
+# ---------------------------------------------------------------------------
+# the benchmark runs (quick mode); timings are for its table, not asserted
+# ---------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_bench_zarr_quick(tmp_path):
+    pytest.importorskip("scipy")  # the many-label volume (bench_datasets.voronoi_volume)
+    md = tmp_path / "zarr.md"
+    proc = subprocess.run([sys.executable, str(common.REPO / "bench" / "bench_zarr.py"),
+                           "--quick", "--markdown", str(md), "--tmp", str(tmp_path)],
+                          capture_output=True, text=True, timeout=600, cwd=common.REPO)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = md.read_text(encoding="utf-8")
+    assert "WRONG DATA" not in proc.stderr
+    assert "Machine:" in text and "GB/s" in text
+    for dataset in ("fib25", "voronoi"):
+        for chain in ("cseg", "cseg+zstd", "zstd", "blosc-lz4", "bytes", "cseg sharded"):
+            assert f"| {dataset} | {chain} |" in text, (dataset, chain)
