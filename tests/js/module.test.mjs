@@ -69,7 +69,8 @@ test("init() rejects bad sources and stays usable", async () => {
 test("the ES module exports exactly the documented API", async () => {
   assert.deepEqual(Object.keys(ngcodec).sort(), [
     "InvalidFormatError", "InvalidParameterError", "NgcodecError", "ResourceLimitError", "STATUSES",
-    "decodeCompressedSegmentation", "decodeRaw", "encodeCompressedSegmentation", "encodeRaw",
+    "compressedSegmentation", "decodeCompressedSegmentation", "decodeRaw",
+    "encodeCompressedSegmentation", "encodeRaw",
     "init", "version",
   ]);
   // The .d.ts declares each of them.
