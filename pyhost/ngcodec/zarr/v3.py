@@ -34,7 +34,8 @@ __all__ = ["CompressedSegmentationCodec", "NAME"]
 NAME = "ngcodec.compressed_segmentation"
 _WHAT = f"zarr codec {NAME}"
 
-# Partial reads of at most this many voxels (bounding box, all channels)
+# Partial reads of at most this many voxels (the bounding box, every channel:
+# read_box decodes them all)
 # decode on the event loop's thread; larger ones in a worker thread, so
 # that the chunks of one read decode in parallel.
 INLINE_VOXELS = 1 << 16
@@ -105,9 +106,12 @@ class CompressedSegmentationCodec(ArrayBytesCodecPartialDecodeMixin, ArrayBytesC
         if chunk_bytes is None:
             return None
         bounds, _ = bounding_box(_as_tuple(selection), chunk_spec.shape)
-        if np.prod([hi - lo for lo, hi in bounds], dtype=np.float64) <= INLINE_VOXELS:
-            # A few blocks decode faster than a hop to a worker thread
-            # (about 50 us for a 32^3 box against 300 us of zarr's box read).
+        channels = chunk_spec.shape[0] if len(chunk_spec.shape) == 4 else 1
+        voxels = channels * np.prod([hi - lo for lo, hi in bounds[-3:]], dtype=np.float64)
+        if voxels <= INLINE_VOXELS:
+            # A few blocks decode faster than a hop to a worker thread: a
+            # 32^3 box decodes in ~50 us; inline, a random 32^3 box read
+            # through zarr took 1.51 ms instead of 1.79 ms (2-CPU VM).
             return self._decode_selection(chunk_bytes, selection, chunk_spec)
         return await asyncio.to_thread(self._decode_selection, chunk_bytes, selection,
                                        chunk_spec)
