@@ -274,8 +274,10 @@ def test_cli_and_errors(tmp_path):
 
 # ------------------------------------------------------------ SIGKILL, then --resume
 
-@pytest.mark.parametrize("sharded", [False, True], ids=["unsharded", "sharded"])
-def test_sigkill_then_resume_gives_the_same_files(tmp_path, sharded):
+@pytest.mark.parametrize("sharded, sig", [(False, signal.SIGKILL), (True, signal.SIGKILL),
+                                          (False, signal.SIGINT)],
+                         ids=["unsharded-SIGKILL", "sharded-SIGKILL", "unsharded-SIGINT"])
+def test_killed_then_resumed_gives_the_same_files(tmp_path, sharded, sig):
     a = labels("uint64", size=(64, 64, 48), n=400)
     np.save(tmp_path / "in.npy", a)
     args = [str(tmp_path / "in.npy"), "--chunk-size", "8,8,8", "--jobs", "1",
@@ -289,7 +291,7 @@ def test_sigkill_then_resume_gives_the_same_files(tmp_path, sharded):
 
     out = tmp_path / "out"
     proc = subprocess.Popen(cmd + args[:1] + [str(out)] + args[1:], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
     target = len(ref) // 3
     while time.monotonic() < deadline and proc.poll() is None:
@@ -297,20 +299,44 @@ def test_sigkill_then_resume_gives_the_same_files(tmp_path, sharded):
             break
         time.sleep(0.005)
     assert proc.poll() is None, "the conversion ended before it could be killed"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc.send_signal(sig)
+    err = proc.communicate()[1]
+    if sig == signal.SIGINT:  # Ctrl-C: the units done are recorded, the command says how to go on
+        assert proc.returncode == 130 and "--resume" in err
     partial = files(out)
     assert 0 < len(partial) < len(ref)
     # the same command without --resume is refused, untouched
     p = subprocess.run(cmd + args[:1] + [str(out)] + args[1:], capture_output=True, text=True)
     assert p.returncode == 2 and "--resume" in p.stderr
+    assert files(out) == partial
     p = subprocess.run(cmd + args[:1] + [str(out)] + args[1:] + ["--resume"],
                        capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
-    assert "resumed" in p.stdout
+    assert "resumed" in p.stdout  # units done before the kill were not redone
     got = files(out)
-    assert sorted(got) == sorted(ref)
+    assert sorted(got) == sorted(ref)  # no temporary file left, none missing
     assert all(got[k] == ref[k] for k in ref)
+
+
+def test_memory_stays_bounded(tmp_path):
+    """A 96 MiB .npy converted with memory=16M: the process's peak RSS grows
+    by far less than the file (it is read box by box, not loaded or mapped)."""
+    n = (512, 256, 192)
+    a = np.lib.format.open_memmap(tmp_path / "in.npy", mode="w+", dtype=np.uint32, shape=n)
+    y, z = np.meshgrid(np.arange(n[1]), np.arange(n[2]), indexing="ij")
+    for x0 in range(0, n[0], 64):
+        x = np.arange(x0, x0 + 64)[:, None, None]
+        a[x0:x0 + 64] = (x // 20) * 1000 + (y // 18) * 10 + z // 14
+    a.flush()
+    del a
+    code = ("import resource, sys, ngcodec; base = resource.getrusage(resource.RUSAGE_SELF)"
+            ".ru_maxrss; ngcodec.convert(sys.argv[1], sys.argv[2], memory=16 << 20, jobs=2); "
+            "print(base, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    p = subprocess.run([sys.executable, "-c", code, str(tmp_path / "in.npy"),
+                        str(tmp_path / "out")], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    base, peak = (int(v) << 10 for v in p.stdout.split())
+    assert peak - base < 48 << 20, (base >> 20, peak >> 20)  # KiB -> bytes; the file: 96 MiB
 
 
 @pytest.mark.parametrize("order", ["C", "F"])
