@@ -11,7 +11,7 @@ __all__ = ["add_arguments", "main", "DESCRIPTION"]
 
 DESCRIPTION = """\
 Convert a volume into a multi-scale Neuroglancer precomputed dataset: a .npy
-file (memory-mapped), a TIFF file or a folder of TIFF slices, a NIfTI file, a
+file (read box by box), a TIFF file or a folder of TIFF slices, a NIfTI file, a
 zarr v2/v3 array, or a precomputed dataset (re-encoded, re-chunked,
 re-sharded). Scale 0 is written from INPUT, every other scale downsampled
 from the one before it (mode for segmentation, mean for images). A

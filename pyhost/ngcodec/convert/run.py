@@ -185,6 +185,9 @@ def _remove_temporaries(storage):
                     pass
 
 
+_told = []  # the missing-tqdm line is said once per process
+
+
 def _bar(progress, total, initial, desc):
     stream = sys.stderr
     if progress is None:
@@ -197,7 +200,9 @@ def _bar(progress, total, initial, desc):
     try:
         from tqdm import tqdm
     except ImportError:
-        stream.write(f"ngcodec convert: no progress bar: tqdm is not installed ({INSTALL})\n")
+        if not _told:
+            _told.append(True)
+            stream.write(f"ngcodec convert: no progress bar: tqdm is not installed ({INSTALL})\n")
         return None
     return tqdm(total=total, initial=initial, desc=desc, unit="chunk", file=stream,
                 dynamic_ncols=True, mininterval=0.2, leave=True)
