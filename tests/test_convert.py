@@ -270,6 +270,11 @@ def test_cli_and_errors(tmp_path):
                               "jpeg"], capture_output=True, text=True)
     assert p.returncode == 2 and "jpeg holds uint8" in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1 and not (tmp_path / "bad").exists()
+    # the input changed since (its modification time): --resume refuses, names it
+    os.utime(tmp_path / "in.npy", ns=(1, 10**9))
+    p = subprocess.run(cmd + [str(tmp_path / "in.npy"), str(tmp_path / "out"), "--chunk-size",
+                              "8,8,8", "--sharded", "--resume"], capture_output=True, text=True)
+    assert p.returncode == 2 and "source.stamp" in p.stderr, p.stderr
 
 
 # ------------------------------------------------------------ SIGKILL, then --resume

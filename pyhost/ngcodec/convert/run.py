@@ -43,7 +43,7 @@ RECORD_FORMAT = 1
 class ConvertResult:
     """What :func:`convert` did: ``path``, ``keys`` (the scales), ``chunks``,
     ``decoded_bytes``, ``stored_bytes``, ``seconds``, ``units_done``,
-    ``units_skipped`` (done before a resume)."""
+    ``units_skipped`` and ``scales_skipped`` (done before a resume)."""
 
     def __init__(self, **kw):
         self.__dict__.update(kw)
@@ -61,9 +61,10 @@ class ConvertResult:
             f"  {self.seconds:.2f} s ({self.decoded_bytes / 1e6 / max(self.seconds, 1e-9):.1f} "
             "MB/s of voxels)",
         ]
-        if self.units_skipped:
-            lines.append(f"  resumed: {self.units_skipped} unit(s) were done before, "
-                         f"{self.units_done} done now")
+        if self.units_skipped or self.scales_skipped:
+            lines.append(f"  resumed: {self.scales_skipped} complete scale(s) and "
+                         f"{self.units_skipped} unit(s) were done before, "
+                         f"{self.units_done} unit(s) done now")
         return "\n".join(lines)
 
     def __repr__(self):
@@ -279,14 +280,14 @@ def convert(source, output, *, type=None, encoding=None, chunk_size=None, block_
     ds = precomputed.create(storage, info, overwrite=overwrite, fsync=fsync)
     compress = "gzip" if plan.gzip and not plan.sharded else None
 
-    done_now = skipped = 0
+    done_now = skipped = scales_skipped = 0
     voxel_bytes = plan.num_channels * plan.dtype.itemsize
     try:
         for index, s in enumerate(info["scales"]):
             key = s["key"]
             state = record.scales.setdefault(key, {})
             if state.get("complete"):
-                skipped += 1
+                scales_skipped += 1
                 continue
             f = plan.factors[index - 1] if index else (1, 1, 1)
             read_factor = math.prod(f)
@@ -316,7 +317,7 @@ def convert(source, output, *, type=None, encoding=None, chunk_size=None, block_
     return ConvertResult(path=storage.url, keys=[s["key"] for s in info["scales"]],
                          chunks=chunks, decoded_bytes=decoded, stored_bytes=stored,
                          seconds=time.monotonic() - start, units_done=done_now,
-                         units_skipped=skipped)
+                         units_skipped=skipped, scales_skipped=scales_skipped)
 
 
 def _scale_pass(ds, plan, src, index, units, done, state, record, jobs, memory, compress,
