@@ -9,7 +9,7 @@ import sys
 import dask
 import numpy as np
 import pytest
-from distributed import Client, LocalCluster
+from distributed import Client
 
 import ngcodec
 import ngcodec.dask as nd
@@ -43,10 +43,9 @@ def _files(root):
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as c, Client(c) as client:
+@pytest.fixture
+def cluster(dask_cluster):
+    with Client(dask_cluster) as client:  # the default scheduler while it lives
         yield client
 
 

@@ -101,6 +101,10 @@ def add_arguments(p):
     p.add_argument("--source-scale", default="0", metavar="SCALE",
                    help="precomputed input: the scale to read (index or key; default 0)")
     p.add_argument("--jobs", type=_positive, metavar="N", help="threads (default: the cores)")
+    p.add_argument("--dask", metavar="ADDRESS",
+                   help="run every scale's units as tasks on the distributed scheduler at "
+                        "ADDRESS (e.g. tcp://host:8786); the output must be a path the "
+                        "workers reach (needs ngcodec[dask])")
     p.add_argument("--memory", type=_bytes, metavar="SIZE",
                    help=f"voxel buffers in flight, about (default {DEFAULT_MEMORY >> 20}M)")
     p.add_argument("--resume", action="store_true",
@@ -123,7 +127,7 @@ def main(args):
             resolution=args.resolution, voxel_offset=args.voxel_offset, scales=args.scales,
             factors=args.factors, downsample=args.downsample, sharded=args.sharded,
             shard_bytes=args.shard_bytes, gzip=args.gzip, jpeg_quality=args.jpeg_quality,
-            dtype=args.dtype, axes=args.axes, source_scale=scale, jobs=args.jobs,
+            dtype=args.dtype, axes=args.axes, source_scale=scale, jobs=args.jobs, dask=args.dask,
             memory=args.memory, resume=args.resume, overwrite=args.overwrite,
             progress=False if args.no_progress else None)
     except (NgcodecError, ImportError, FileExistsError) as e:

@@ -237,13 +237,19 @@ def convert(source, output, *, type=None, encoding=None, chunk_size=None, block_
             resolution=None, voxel_offset=None, scales=None, factors=None, downsample=None,
             sharded=False, gzip=False, jobs=None, resume=False, overwrite=False, axes=None,
             dtype=None, jpeg_quality=None, kind=None, source_scale=0, memory=None,
-            shard_bytes=None, progress=None, fsync=False):
+            shard_bytes=None, progress=None, fsync=False, dask=None):
     """Converts *source* into a multi-scale precomputed dataset at *output*;
     returns a :class:`ConvertResult`. See docs/CONVERT.md for every option.
 
     *source*: a NumPy array, a ``.npy`` path, a TIFF file or folder of
     TIFF slices, a NIfTI file, a zarr array (path or object), or a
     precomputed dataset (a path or URL with an info file).
+
+    *dask*: the address of a running ``distributed`` scheduler (or a
+    ``distributed.Client``): every unit of every scale becomes a task there
+    (a unit is a whole shard or a chunk-aligned box, so no two tasks write
+    one file), while this process keeps the record and the progress bar.
+    The output must be a path the workers can reach.
     """
     start = time.monotonic()
     if jobs is None:
@@ -280,6 +286,8 @@ def convert(source, output, *, type=None, encoding=None, chunk_size=None, block_
     ds = precomputed.create(storage, info, overwrite=overwrite, fsync=fsync)
     compress = "gzip" if plan.gzip and not plan.sharded else None
 
+    remote = _dask_client(dask, source, axes, kind, source_scale)
+    owned = bool(remote) and remote[0] is not dask  # a client made here is closed here
     done_now = skipped = scales_skipped = 0
     voxel_bytes = plan.num_channels * plan.dtype.itemsize
     try:
@@ -292,14 +300,19 @@ def convert(source, output, *, type=None, encoding=None, chunk_size=None, block_
             f = plan.factors[index - 1] if index else (1, 1, 1)
             read_factor = math.prod(f)
             if "unit" not in state and s.get("sharding") is None:
+                budget = memory // 4
+                if remote:  # units small enough that every worker gets several
+                    workers = max(1, len(remote[0].scheduler_info()["workers"]))
+                    budget = min(budget, math.prod(s["size"]) * voxel_bytes * read_factor
+                                 // (4 * workers))
                 state["unit"] = list(unit_shape(s["size"], s["chunk_sizes"][0],
-                                                voxel_bytes * read_factor, memory // 4,
+                                                voxel_bytes * read_factor, budget,
                                                 plan.order if index == 0 else (2, 1, 0)))
             units = plan.units(index, state.get("unit"))
             done = record.done(key)
             skipped += len(done)
             n, d = _scale_pass(ds, plan, src, index, units, done, state, record, jobs, memory,
-                               compress, progress)
+                               compress, progress, *remote)
             done_now += n
             state.clear()
             state["complete"] = True
@@ -307,6 +320,8 @@ def convert(source, output, *, type=None, encoding=None, chunk_size=None, block_
     finally:
         if hasattr(src, "close"):
             src.close()
+        if owned:
+            remote[0].close()
     stored = 0
     for s in info["scales"]:
         for k in storage.list(s["key"].strip("/") + "/"):
@@ -320,75 +335,141 @@ def convert(source, output, *, type=None, encoding=None, chunk_size=None, block_
                          units_skipped=skipped, scales_skipped=scales_skipped)
 
 
+def _dask_client(dask, source, axes, kind, source_scale):
+    """``(client, source_args)`` for the Dask path, or ``()``."""
+    if dask is None:
+        return ()
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ImportError('ngcodec convert --dask needs distributed: '
+                          'pip install "ngcodec[dask]"') from None
+    client = dask if isinstance(dask, Client) else Client(dask, set_as_default=False)
+    if isinstance(source, np.ndarray):  # sent to the workers once, not per task
+        source = client.scatter(source, broadcast=True)
+    return client, (source, axes, kind, source_scale)
+
+
+class _UnitWriter:
+    """Fills and writes the units of one scale: scale 0 from the source,
+    the others downsampled from the scale before, as written."""
+
+    def __init__(self, ds, plan, src, index, jobs, memory, compress):
+        info = plan.info
+        s = info["scales"][index]
+        self.plan, self.src, self.index = plan, src, index
+        self.chunk, self.off = s["chunk_sizes"][0], s["voxel_offset"]
+        self.vol = ds.scale(index, threads=jobs, compress=compress)
+        C, dtype = plan.num_channels, plan.dtype
+        if index:
+            self.f = plan.factors[index - 1]
+            self.prev = ds.scale(index - 1, mode="r", threads=1, missing="error")
+            self.prev_size = info["scales"][index - 1]["size"]
+            self.prev_off = info["scales"][index - 1]["voxel_offset"]
+            self.ds_mod = downsample_module()
+            self.read_bytes = C * dtype.itemsize * math.prod(self.f)
+        else:
+            self.read_bytes = C * max(src.dtype.itemsize, dtype.itemsize)
+        self.order = plan.order if index == 0 else (2, 1, 0)
+        self.piece_budget = max(1, memory // (4 * jobs))
+
+    def nchunks(self, lo, hi):
+        return math.prod(-(-(b - a) // c) for a, b, c in zip(lo, hi, self.chunk))
+
+    def _piece(self, buf, lo, p):
+        plan, f = self.plan, getattr(self, "f", None)
+        plo, phi = p
+        where = tuple(slice(a - u, b - u) for a, b, u in zip(plo, phi, lo))[::-1]
+        if self.index == 0:
+            a = self.src.read(plo, phi)
+            buf[(slice(None),) + where] = _cast(a, plan.dtype, self.src.where)
+            return
+        rlo = [a * k + o for a, k, o in zip(plo, f, self.prev_off)]
+        rhi = [min(b * k, n) + o for b, k, n, o in zip(phi, f, self.prev_size, self.prev_off)]
+        a = self.prev.read(rlo, rhi).T  # (C, Z, Y, X)
+        d = self.ds_mod.downsample(a, f, plan.method)
+        want = (plan.num_channels,) + tuple(b - a for a, b in zip(plo, phi))[::-1]
+        if d.shape != want:
+            raise AssertionError(f"downsample gave {d.shape}, expected {want}")
+        buf[(slice(None),) + where] = d
+
+    def write(self, lo, hi, pool=None):
+        """Fills the unit [lo, hi) (relative to the scale's offset) in
+        pieces (on *pool* when given) and writes it; returns its bytes."""
+        shape = tuple(b - a for a, b in zip(lo, hi))
+        buf = np.empty((self.plan.num_channels,) + shape[::-1], self.plan.dtype)
+        pshape = unit_shape(shape, self.chunk, self.read_bytes, self.piece_budget, self.order)
+        pieces = tiles(shape, pshape, self.order, lo)
+        if pool is not None and len(pieces) > 1:
+            _run_pool(pool, lambda p: self._piece(buf, lo, p), pieces)
+        else:
+            for p in pieces:
+                self._piece(buf, lo, p)
+        self.vol.write([a + o for a, o in zip(lo, self.off)],
+                       [b + o for b, o in zip(hi, self.off)], buf.T)
+        return buf.nbytes
+
+
+# Per worker process: the last scale's writer (opening the dataset and the
+# source once per scale, not once per unit).
+_worker_writer = {}
+
+
+def _remote_unit(output, plan, source_args, index, memory, compress, lo, hi):
+    """One unit, in a Dask worker: the scale's writer is opened on first
+    use (jobs=1: the workers are the parallelism)."""
+    key = (str(output), index, json.dumps(plan.info, sort_keys=True))
+    writer = _worker_writer.get("writer") if _worker_writer.get("key") == key else None
+    if writer is None:
+        src = open_source(*source_args) if index == 0 else None
+        ds = precomputed.open_dataset(output, mode="r+")
+        writer = _UnitWriter(ds, plan, src, index, 1, memory, compress)
+        _worker_writer.update(key=key, writer=writer)
+    return writer.write(lo, hi)
+
+
 def _scale_pass(ds, plan, src, index, units, done, state, record, jobs, memory, compress,
-                progress):
-    """Writes the units of scale *index* not in *done*; returns (units
-    written, bytes decoded)."""
-    info = plan.info
-    s = info["scales"][index]
-    key, chunk, off = s["key"], s["chunk_sizes"][0], s["voxel_offset"]
-    vol = ds.scale(index, threads=jobs, compress=compress)
-    C, dtype = plan.num_channels, plan.dtype
-    if index:
-        f = plan.factors[index - 1]
-        prev = ds.scale(index - 1, mode="r", threads=1, missing="error")
-        prev_size = info["scales"][index - 1]["size"]
-        prev_off = info["scales"][index - 1]["voxel_offset"]
-        ds_mod = downsample_module()
-        read_bytes = C * dtype.itemsize * math.prod(f)
-    else:
-        read_bytes = C * max(src.dtype.itemsize, dtype.itemsize)
-    order = plan.order if index == 0 else (2, 1, 0)
-    piece_budget = max(1, memory // (4 * jobs))
-
-    def nchunks(lo, hi):
-        return math.prod(-(-(b - a) // c) for a, b, c in zip(lo, hi, chunk))
-
-    total = sum(nchunks(lo, hi) for lo, hi in units)
-    initial = sum(nchunks(*units[i]) for i in done if i < len(units))
+                progress, client=None, source_args=None):
+    """Writes the units of scale *index* not in *done*, on local threads or
+    as tasks of the Dask *client*; returns (units written, bytes decoded)."""
+    key = plan.info["scales"][index]["key"]
+    writer = _UnitWriter(ds, plan, src, index, jobs, memory, compress)
+    total = sum(writer.nchunks(lo, hi) for lo, hi in units)
+    initial = sum(writer.nchunks(*units[i]) for i in done if i < len(units))
     bar = _bar(progress, total, initial, f"scale {index} ({key})")
-    pool = ThreadPoolExecutor(jobs, thread_name_prefix="ngcodec-convert")
     t0 = time.monotonic()
     written = nbytes = 0
+
+    def finished(i, n):
+        nonlocal written, nbytes
+        done.add(i)
+        written += 1
+        nbytes += n
+        state["done"] = _ranges(done)
+        record.write()  # a few hundred bytes, next to a unit's megabytes
+        if bar is not None:
+            bar.update(writer.nchunks(*units[i]))
+            bar.set_postfix_str(f"{nbytes / 1e6 / max(time.monotonic() - t0, 1e-9):.1f} MB/s",
+                                refresh=False)
+
+    todo = [i for i in range(len(units)) if i not in done]
     try:
-        for i, (lo, hi) in enumerate(units):
-            if i in done:
-                continue
-            shape = tuple(b - a for a, b in zip(lo, hi))
-            buf = np.empty((C,) + shape[::-1], dtype)
-            pshape = unit_shape(shape, chunk, read_bytes, piece_budget, order)
-            pieces = tiles(shape, pshape, order, lo)
-
-            def piece(p, lo=lo, buf=buf):
-                plo, phi = p
-                where = tuple(slice(a - u, b - u) for a, b, u in zip(plo, phi, lo))[::-1]
-                if index == 0:
-                    a = src.read(plo, phi)
-                    buf[(slice(None),) + where] = _cast(a, dtype, src.where)
-                    return
-                rlo = [a * k + o for a, k, o in zip(plo, f, prev_off)]
-                rhi = [min(b * k, n) + o for b, k, n, o in zip(phi, f, prev_size, prev_off)]
-                a = prev.read(rlo, rhi).T  # (C, Z, Y, X)
-                d = ds_mod.downsample(a, f, plan.method)
-                want = (C,) + tuple(b - a for a, b in zip(plo, phi))[::-1]
-                if d.shape != want:
-                    raise AssertionError(f"downsample gave {d.shape}, expected {want}")
-                buf[(slice(None),) + where] = d
-
-            _run_pool(pool, piece, pieces) if len(pieces) > 1 else piece(pieces[0])
-            vol.write([a + o for a, o in zip(lo, off)], [b + o for b, o in zip(hi, off)], buf.T)
-            del buf
-            done.add(i)
-            written += 1
-            nbytes += math.prod(shape) * C * dtype.itemsize
-            state["done"] = _ranges(done)
-            record.write()  # a few hundred bytes, next to a unit's megabytes
-            if bar is not None:
-                bar.update(nchunks(lo, hi))
-                bar.set_postfix_str(f"{nbytes / 1e6 / max(time.monotonic() - t0, 1e-9):.1f} MB/s",
-                                    refresh=False)
+        if client is None:
+            with ThreadPoolExecutor(jobs, thread_name_prefix="ngcodec-convert") as pool:
+                for i in todo:
+                    finished(i, writer.write(*units[i], pool=pool))
+        else:
+            from distributed import as_completed
+            futures = {client.submit(_remote_unit, ds.storage.url, plan, source_args, index,
+                                     memory, compress, *units[i], pure=False): i for i in todo}
+            try:
+                with client.as_current():
+                    for future in as_completed(futures):
+                        finished(futures[future], future.result())
+            except BaseException:
+                client.cancel(list(futures))
+                raise
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
         if bar is not None:
             bar.close()
     return written, nbytes
