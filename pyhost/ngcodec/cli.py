@@ -53,6 +53,32 @@ def demo(args):
     print(f"decode: {decode_s * 1e3:.3f} ms  ({mb / decode_s / 1e3:.2f} GB/s of decoded data)")
     print(f"encode: {encode_s * 1e3:.3f} ms  ({mb / encode_s / 1e3:.2f} GB/s of decoded data)")
     print(f"(best of {args.repeat} runs each, end to end from Python)")
+    return _demo_dataset(labels, args.output)
+
+
+def _demo_dataset(labels, output):
+    """The main job on the sample: the chunk tiled into a 128x128x64 volume,
+    converted into a multi-scale sharded dataset, verified."""
+    import tempfile
+
+    from . import convert as _convert
+    from .verify import verify as _verify
+
+    volume = np.tile(labels[0], (1, 2, 2)).T  # (X, Y, Z) = 128 x 128 x 64
+    path = Path(output) if output else Path(tempfile.mkdtemp(prefix="ngcodec-demo-")) / "fib25"
+    result = _convert(volume, path, resolution=(8, 8, 8), chunk_size=(32, 32, 32),
+                      sharded=True, overwrite=True, progress=False)
+    print()
+    print(f"converted a 128x128x64 tiling of the chunk into {path}:")
+    for line in result.summary().splitlines():
+        print(line)
+    report = _verify(path)
+    if report.exit_code != 0:
+        print("\n".join(report.summary_lines()), file=sys.stderr)
+        return 1
+    print(f"verify: OK ({len(report.scales)} scales, every chunk decoded in the sandbox)")
+    print(f"view it in Neuroglancer:  ngcodec view {path} --open   "
+          '(needs pip install "ngcodec[view]")')
     return 0
 
 
@@ -84,10 +110,13 @@ def build_parser():
     parser.add_argument("--version", action="version", version=f"ngcodec {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("demo", help="round-trip the bundled FIB-25 chunk and time it",
+    p = sub.add_parser("demo", help="round-trip the bundled FIB-25 chunk, time it, and convert it "
+                       "into a small multi-scale dataset",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--repeat", type=_positive_int, default=20, metavar="N",
                    help="timing runs of each of decode and encode (the best is kept)")
+    p.add_argument("--output", metavar="DIR", default=None,
+                   help="where to write the demo dataset (default: a new temporary folder)")
     p.set_defaults(func=demo)
 
     from . import verify as _verify
