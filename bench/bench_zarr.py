@@ -25,7 +25,11 @@ Each is written as a zarr v3 array on local disk, 64^3 chunks, with:
   inner codecs of ``sharding_indexed`` (256^3 shards of 64^3 inner chunks).
 
 Measured per chain: bytes on disk (every chunk file), writing the whole
-array (``z[...] = data`` into a fresh array), reading it (``z[...]``), and
+array (``z[...] = data`` into a fresh array), reading it (into one
+preallocated, already touched array, ``get_basic_selection(..., out=)``: on
+the VMs this was written on, first touches of fresh memory cost up to 37 us
+per page in the kernel, which made a full read's time depend on the state of
+the allocator more than on the codec), and
 reading random 32^3 boxes (the same boxes for every chain, anywhere in the
 volume; one sample = all of them, reported per box). Every read is compared
 with the source. Ratios are against ``zstd`` (zarr's default): size (smaller
@@ -54,6 +58,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # machine.py and bench_datasets.py, beside this script
 
 import zarr  # noqa: E402
+from zarr.core.buffer.cpu import NDBuffer  # noqa: E402
 
 import ngcodec  # noqa: E402
 from ngcodec import compressed_segmentation as cseg  # noqa: E402
@@ -116,7 +121,7 @@ def create(path, data, chain):
                              compressors=compressors, fill_value=0, overwrite=True)
 
 
-def run_round(chain, data, boxes, root, results):
+def run_round(chain, data, boxes, root, results, out):
     path = root / chain.replace(" ", "_").replace("+", "_")
     shutil.rmtree(path, ignore_errors=True)
     z = create(path, data, chain)
@@ -126,12 +131,12 @@ def run_round(chain, data, boxes, root, results):
     results["bytes"] = disk_bytes(path)
 
     z = zarr.open_array(zarr.storage.LocalStore(path, read_only=True))
+    out.fill(1)  # not the data; every page touched before the timing
     t0 = time.perf_counter()
-    got = z[...]
+    z.get_basic_selection(Ellipsis, out=NDBuffer.from_numpy_array(out))
     results["read"].append(time.perf_counter() - t0)
-    if not np.array_equal(got, data):
+    if not np.array_equal(out, data):
         raise SystemExit(f"WRONG DATA: {chain}: the full read differs from the source")
-    del got
 
     t0 = time.perf_counter()
     parts = [z[box] for box in boxes]
@@ -190,11 +195,12 @@ def main():
     try:
         for name, (data, what) in volumes.items():
             boxes = random_boxes(data.shape, args.boxes)
+            out = np.empty_like(data)  # full reads land here (see the module's docstring)
             res = {c: {"write": [], "read": [], "boxes": [], "bytes": 0} for c in CHAINS}
             for r in range(args.rounds):
                 order = list(CHAINS)[r % len(CHAINS):] + list(CHAINS)[:r % len(CHAINS)]
                 for chain in order:
-                    run_round(chain, data, boxes, root, res[chain])
+                    run_round(chain, data, boxes, root, res[chain], out)
                     log(f"{name} round {r + 1}: {chain}: write {res[chain]['write'][-1]:.3f} s, "
                         f"read {res[chain]['read'][-1]:.3f} s, boxes {res[chain]['boxes'][-1]:.3f} s")
             ref = {k: min(res[REFERENCE][k]) for k in ("write", "read", "boxes")}
