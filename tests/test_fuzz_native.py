@@ -22,8 +22,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.needs_clang]
 REPO = Path(__file__).resolve().parents[1]
 FUZZ_SH = REPO / "tests" / "fuzz" / "fuzz.sh"
 FUZZ = REPO / "tests" / "fuzz"
-HARNESSES = ["fuzz_cseg_decode", "fuzz_cseg_encode", "fuzz_raw"]
-SECONDS_EACH = 8  # 3 harnesses: ~25 s of fuzzing, plus the build
+HARNESSES = ["fuzz_cseg_decode", "fuzz_cseg_encode", "fuzz_raw", "fuzz_cseg_ops"]
+SECONDS_EACH = 6  # 4 harnesses: ~25 s of fuzzing, plus the build
 
 
 def _files(kind):

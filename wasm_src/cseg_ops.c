@@ -111,7 +111,10 @@ static int scan_block(const uint32_t *w, const geometry *g, const block_header *
     uint32_t k = 0;
     for (uint32_t z = 0; z < nz; z++)
       for (uint32_t y = 0; y < ny; y++)
-        for (uint32_t x = 0; x < nx; x++) heap[k++] = values[(z * by + y) * bx + x];
+        for (uint32_t x = 0; x < nx; x++)
+          /* ngc_load32, not values[]: values is only 1-aligned when src is
+           * (UBSan, fuzz_cseg_ops, a 32-bit block of a chunk at malloc + 2). */
+          heap[k++] = ngc_load32(&values[(z * by + y) * bx + x]);
     sort_u32(heap, heap + visible, visible);
     /* Runs of equal indices become (index, count); counts go after n. */
     uint32_t n = 0;
@@ -322,7 +325,10 @@ static int counts_done(void *op, uint32_t c) {
   for (uint32_t i = 0; i <= m->mask; i++)
     if (m->slots[i].count) sorted[k++] = m->slots[i];
   sort_by_label(sorted, sorted + k, k);
-  if (m->written <= m->capacity && k <= m->capacity - m->written)
+  /* k != 0: a channel without voxels copies nothing, and dst may be NULL
+   * (the sizing call): NULL + 0 and memcpy(NULL, .., 0) are undefined
+   * (UBSan, fuzz_cseg_ops on a 0x0x0 chunk). */
+  if (k != 0 && m->written <= m->capacity && k <= m->capacity - m->written)
     memcpy(m->dst + m->written, sorted, (size_t)k * sizeof *sorted);
   free(sorted);
   m->written += k;

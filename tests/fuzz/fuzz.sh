@@ -12,7 +12,8 @@
 # Each harness is built with every wasm_src/*.c (whatever the codecs are
 # split into) and tests/fuzz/<harness>.c.
 #
-# HARNESS is fuzz_cseg_decode, fuzz_cseg_encode or fuzz_raw (default: all).
+# HARNESS is fuzz_cseg_decode, fuzz_cseg_encode, fuzz_raw or fuzz_cseg_ops
+# (default: all).
 # Binaries go to $FUZZ_BUILD_DIR (build/fuzz, git-ignored). Each harness
 # fuzzes a working corpus in $FUZZ_WORK_DIR/<harness>/corpus (default
 # ${TMPDIR:-/tmp}/ngcodec-fuzz), outside the repo, seeded from
@@ -31,7 +32,7 @@ build=${FUZZ_BUILD_DIR:-$repo/build/fuzz}
 work=${FUZZ_WORK_DIR:-${TMPDIR:-/tmp}/ngcodec-fuzz}
 src=${FUZZ_SRC_DIR:-$repo/wasm_src} # another copy of the codecs, e.g. a patch to try
 CC=${CC:-clang}
-all=(fuzz_cseg_decode fuzz_cseg_encode fuzz_raw)
+all=(fuzz_cseg_decode fuzz_cseg_encode fuzz_raw fuzz_cseg_ops)
 
 mode=fuzz seconds=10
 case "${1:-}" in
@@ -51,6 +52,7 @@ max_len() {
   case "$1" in
     fuzz_cseg_decode) echo 131072 ;; # the FIB-25 seed is 71 KB
     fuzz_cseg_encode) echo 16384 ;;
+    fuzz_cseg_ops) echo 16384 ;; # small seeds; ~20 checked calls per input
     *) echo 4096 ;;
   esac
 }
