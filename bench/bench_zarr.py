@@ -46,6 +46,7 @@ cseg full reads >= 1.5x zstd; cseg random 32^3 box reads >= 3x zstd.
 import argparse
 import datetime
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -132,9 +133,12 @@ def run_round(chain, data, boxes, root, results, out):
 
     z = zarr.open_array(zarr.storage.LocalStore(path, read_only=True))
     out.fill(1)  # not the data; every page touched before the timing
+    ru0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     z.get_basic_selection(Ellipsis, out=NDBuffer.from_numpy_array(out))
     results["read"].append(time.perf_counter() - t0)
+    ru1 = resource.getrusage(resource.RUSAGE_SELF)
+    results["read_cpu"].append((ru1.ru_utime - ru0.ru_utime, ru1.ru_stime - ru0.ru_stime))
     if not np.array_equal(out, data):
         raise SystemExit(f"WRONG DATA: {chain}: the full read differs from the source")
 
@@ -196,7 +200,8 @@ def main():
         for name, (data, what) in volumes.items():
             boxes = random_boxes(data.shape, args.boxes)
             out = np.empty_like(data)  # full reads land here (see the module's docstring)
-            res = {c: {"write": [], "read": [], "boxes": [], "bytes": 0} for c in CHAINS}
+            res = {c: {"write": [], "read": [], "read_cpu": [], "boxes": [], "bytes": 0}
+                   for c in CHAINS}
             for r in range(args.rounds):
                 order = list(CHAINS)[r % len(CHAINS):] + list(CHAINS)[:r % len(CHAINS)]
                 for chain in order:
@@ -206,10 +211,13 @@ def main():
             ref = {k: min(res[REFERENCE][k]) for k in ("write", "read", "boxes")}
             for chain in CHAINS:
                 m = {k: min(res[chain][k]) for k in ("write", "read", "boxes")}
+                best = res[chain]["read"].index(m["read"])
+                user, system = res[chain]["read_cpu"][best]
                 rows.append({
                     "dataset": name, "chain": chain, "bytes": res[chain]["bytes"],
                     "size_ratio": res[chain]["bytes"] / res[REFERENCE]["bytes"],
                     "write": m["write"], "read": m["read"], "box": m["boxes"] / len(boxes),
+                    "user": user, "sys": system,
                     "x_write": ref["write"] / m["write"], "x_read": ref["read"] / m["read"],
                     "x_box": ref["boxes"] / m["boxes"], "nbytes": data.nbytes,
                 })
@@ -233,18 +241,22 @@ def main():
         f"Chains: cseg = ngcodec.compressed_segmentation (8³ blocks); zstd = zarr's default "
         f"(bytes + zstd level 0 = its default 3); blosc-lz4 = bytes + blosc lz4 clevel 5 byte "
         f"shuffle; bytes = no compression; cseg sharded, zstd sharded = those chains inside "
-        f"sharding_indexed ({SHARDS[0]}³ shards of {CHUNKS[0]}³). Boxes: {args.boxes} random 32³ boxes, time per box.",
+        f"sharding_indexed ({SHARDS[0]}³ shards of {CHUNKS[0]}³). Full reads go into one "
+        f"preallocated array (`get_basic_selection(..., out=)`); read CPU = user / system "
+        f"seconds of the whole process during the best read. Boxes: {args.boxes} random 32³ "
+        f"boxes, time per box.",
         f"Ratios against {REFERENCE}: size (smaller is better), × = speed-up (larger is better).",
         "",
         "| dataset | chain | bytes on disk | size vs zstd | write | read | read GB/s "
-        "| 32³ box | × zstd write | × zstd read | × zstd box |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| read CPU user / sys | 32³ box | × zstd write | × zstd read | × zstd box |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['dataset']} | {r['chain']} | {fmt_bytes(r['bytes'])} | {r['size_ratio']:.3f} "
             f"| {fmt_time(r['write'])} ({gb(r['nbytes'], r['write'])}) | {fmt_time(r['read'])} "
-            f"| {gb(r['nbytes'], r['read'])} | {fmt_time(r['box'])} | {r['x_write']:.2f}× "
+            f"| {gb(r['nbytes'], r['read'])} | {r['user']:.2f} / {r['sys']:.2f} s "
+            f"| {fmt_time(r['box'])} | {r['x_write']:.2f}× "
             f"| {r['x_read']:.2f}× | {r['x_box']:.2f}× |")
     lines += ["", "Targets (issue 15):", ""]
     for name in volumes:
