@@ -80,18 +80,106 @@ static void sort_u32(uint32_t *a, uint32_t *tmp, uint32_t n) {
   }
 }
 
+/* The largest index of the full block, padding included, with `bits`
+ * constant after inlining (a loop over whole words that vectorises). */
+NGC_INLINE uint32_t max_index_bits(const uint32_t *values, uint32_t volume, const uint32_t bits) {
+  const uint32_t per_word = 32 / bits, mask = bits == 32 ? 0xFFFFFFFFu : (1u << bits) - 1;
+  const uint32_t words = volume / per_word;
+  uint32_t max = 0;
+  for (uint32_t i = 0; i < words; i++) {
+    const uint32_t word = ngc_load32(&values[i]);
+    for (uint32_t k = 0; k < per_word; k++) {
+      const uint32_t v = bits == 32 ? word : (word >> (k * bits)) & mask;
+      max = v > max ? v : max;
+    }
+  }
+  for (uint32_t pos = words * per_word; pos < volume; pos++) {
+    const uint32_t v = index_at(values, pos, bits);
+    max = v > max ? v : max;
+  }
+  return max;
+}
+
+static uint32_t max_index(const uint32_t *values, uint32_t bits, uint32_t volume) {
+  switch (bits) {
+    case 1: return max_index_bits(values, volume, 1);
+    case 2: return max_index_bits(values, volume, 2);
+    case 4: return max_index_bits(values, volume, 4);
+    case 8: return max_index_bits(values, volume, 8);
+    case 16: return max_index_bits(values, volume, 16);
+    default: return max_index_bits(values, volume, 32);
+  }
+}
+
 /* Every index of the full block (padding included, as the decoder checks)
  * is below `entries`. Only a table near the end of the chunk can fail. */
 static int indices_valid(const uint32_t *values, const block_header *h, uint32_t volume) {
   if ((uint64_t)h->entries >= ((uint64_t)1 << h->bits)) return 1;
-  for (uint32_t pos = 0; pos < volume; pos++)
-    if (index_at(values, pos, h->bits) >= h->entries) return 0;
-  return 1;
+  return max_index(values, h->bits, volume) < h->entries;
+}
+
+/* Counts the indices of the visible rows of a block of up to 16 bits into
+ * cnt/tch (see add_count), with `bits` constant after inlining. Rows that
+ * lie in one word of values and hold one index (most rows of a
+ * segmentation) count as one addition. */
+NGC_INLINE uint32_t count_rows(const uint32_t *values, uint32_t nx, uint32_t ny, uint32_t nz,
+                               uint32_t bx, uint32_t by, uint32_t *cnt, uint16_t *tch,
+                               const uint32_t bits) {
+  const uint32_t per_word = 32 / bits, mask = (1u << bits) - 1;
+  const uint8_t *bytes = (const uint8_t *)values;
+  uint32_t n = 0;
+  if (bits == 16) {
+    /* Up to 65536 entries: the used ones are listed as they are met. */
+    for (uint32_t z = 0; z < nz; z++)
+      for (uint32_t y = 0; y < ny; y++) {
+        const uint8_t *row = bytes + 2 * (size_t)((z * by + y) * bx);
+        for (uint32_t x = 0; x < nx; x++) {
+          const uint32_t index = ngc_load16(row + 2 * (size_t)x);
+          if (cnt[index] == 0) tch[n++] = (uint16_t)index;
+          cnt[index]++;
+        }
+      }
+    return n;
+  }
+  /* Up to 256 entries: counted without a branch per voxel (segmentation
+   * rows change index unpredictably), the used ones listed at the end. */
+  uint32_t top = 0;
+  const int in_word = per_word % bx == 0;
+  const uint32_t row_bits = nx * bits;
+  const uint32_t row_mask = row_bits >= 32 ? 0xFFFFFFFFu : (1u << row_bits) - 1;
+  uint32_t repeat = 0;
+  for (uint32_t x = 0; x < nx && in_word; x++) repeat |= 1u << (x * bits);
+  for (uint32_t z = 0; z < nz; z++)
+    for (uint32_t y = 0; y < ny; y++) {
+      const uint32_t pos = (z * by + y) * bx;
+      if (in_word) {
+        uint32_t word = ngc_load32(&values[pos / per_word]) >> ((pos % per_word) * bits);
+        const uint32_t first = word & mask;
+        if ((word & row_mask) == first * repeat) {  /* one index: the usual row */
+          cnt[first] += nx;
+          top = first > top ? first : top;
+          continue;
+        }
+        for (uint32_t x = 0; x < nx; x++, word >>= bits) {
+          const uint32_t index = word & mask;
+          cnt[index]++;
+          top = index > top ? index : top;
+        }
+      } else {
+        for (uint32_t x = 0; x < nx; x++) {
+          const uint32_t index = bits == 8 ? bytes[pos + x] : index_at(values, pos + x, bits);
+          cnt[index]++;
+          top = index > top ? index : top;
+        }
+      }
+    }
+  for (uint32_t i = 0; i <= top; i++)
+    if (cnt[i]) tch[n++] = (uint16_t)i;
+  return n;
 }
 
 /* Fills *u with the indices that the visible voxels vis[3] of a checked
- * block use. Rows that lie in one word of values and hold one index (most
- * rows of a segmentation) count as one addition. */
+ * block use, with their voxel counts. */
 static int scan_block(const uint32_t *w, const geometry *g, const block_header *h,
                       const uint32_t vis[3], used_set *u) {
   u->n = 0;
@@ -130,27 +218,15 @@ static int scan_block(const uint32_t *w, const geometry *g, const block_header *
     u->heap = heap;
     return NGC_OK;
   }
-  const uint32_t per_word = 32 / bits, mask = (1u << bits) - 1;
-  const int in_word = per_word % bx == 0;
-  const uint32_t row_bits = nx * bits;
-  const uint32_t row_mask = row_bits >= 32 ? 0xFFFFFFFFu : (1u << row_bits) - 1;
-  uint32_t repeat = 0;
-  for (uint32_t x = 0; x < nx && in_word; x++) repeat |= 1u << (x * bits);
-  for (uint32_t z = 0; z < nz; z++)
-    for (uint32_t y = 0; y < ny; y++) {
-      const uint32_t pos = (z * by + y) * bx;
-      if (in_word) {
-        uint32_t word = ngc_load32(&values[pos / per_word]) >> ((pos % per_word) * bits);
-        const uint32_t first = word & mask;
-        if ((word & row_mask) == first * repeat) {
-          add_count(u, first, nx);
-          continue;
-        }
-        for (uint32_t x = 0; x < nx; x++, word >>= bits) add_count(u, word & mask, 1);
-      } else {
-        for (uint32_t x = 0; x < nx; x++) add_count(u, index_at(values, pos + x, bits), 1);
-      }
-    }
+  uint32_t *cnt = counts;
+  uint16_t *tch = touched;
+  switch (bits) {
+    case 1: u->n = count_rows(values, nx, ny, nz, bx, by, cnt, tch, 1); break;
+    case 2: u->n = count_rows(values, nx, ny, nz, bx, by, cnt, tch, 2); break;
+    case 4: u->n = count_rows(values, nx, ny, nz, bx, by, cnt, tch, 4); break;
+    case 8: u->n = count_rows(values, nx, ny, nz, bx, by, cnt, tch, 8); break;
+    default: u->n = count_rows(values, nx, ny, nz, bx, by, cnt, tch, 16); break;
+  }
   return NGC_OK;
 }
 
@@ -347,7 +423,7 @@ int ngc_cseg_label_counts(ngc_chunk *chunk, const void *src, size_t src_size,
   if (channel_ends == NULL || count_ret == NULL || (dst == NULL && dst_capacity != 0))
     return NGC_ERR_BAD_PARAMS;
   counts_op m = {0};
-  m.mask = 255;
+  m.mask = 4095; /* grows; starting at 4096 slots spares most chunks the rehashes */
   m.slots = calloc((size_t)m.mask + 1, sizeof *m.slots);
   if (m.slots == NULL) return NGC_ERR_NO_MEMORY;
   m.dst = dst;
@@ -503,49 +579,81 @@ static void mark(remap_op *r, size_t from, size_t words, uint8_t kind, uint32_t 
   }
 }
 
-/* The largest index of the full block, padding included. */
-static uint32_t max_index(const uint32_t *values, uint32_t bits, uint32_t volume) {
-  const uint32_t per_word = 32 / bits, mask = bits == 32 ? 0xFFFFFFFFu : (1u << bits) - 1;
-  const uint32_t words = volume / per_word;
-  uint32_t max = 0;
-  for (uint32_t i = 0; i < words; i++) {
-    uint32_t word = ngc_load32(&values[i]);
-    for (uint32_t k = 0; k < per_word; k++, word = bits == 32 ? 0 : word >> bits)
-      max = (word & mask) > max ? word & mask : max;
-  }
-  for (uint32_t pos = words * per_word; pos < volume; pos++) {
-    const uint32_t v = index_at(values, pos, bits);
-    max = v > max ? v : max;
-  }
-  return max;
-}
-
 static int remap_visit(void *op, uint32_t c, const uint32_t *w, const geometry *g,
                        const block_header *h, const uint32_t origin[3],
                        const uint32_t vis[3]) {
   (void)c;
   (void)origin;
+  (void)vis;
   remap_op *r = op;
   const uint32_t vw = g->value_words;
   const uint32_t *values = w + h->values_offset;
   uint32_t reached = 1;
   if (h->bits != 0) {
-    if (!indices_valid(values, h, g->block_volume)) return NGC_ERR_BAD_TABLE_INDEX;
-    reached = max_index(values, h->bits, g->block_volume) + 1;
+    const uint32_t max = max_index(values, h->bits, g->block_volume);
+    if (max >= h->entries) return NGC_ERR_BAD_TABLE_INDEX; /* (max + 1 may wrap) */
+    reached = max + 1;
     mark(r, (size_t)(values - r->src), values_words(h->bits, g->block_volume), MARK_OTHER, vw);
   }
   mark(r, (size_t)(w - r->src) + h->table_offset, (size_t)reached * vw, MARK_LOW, vw);
-  if (r->map->flags & NGC_PRESERVE_MISSING) return NGC_OK;
-  /* Every label a visible voxel holds must be mapped. */
-  const ngc_labels keys = {r->map->keys, r->map->count};
+  return NGC_OK;
+}
+
+/* Label -> its mapped value, memoised: a label is looked up in the keys
+ * once per call, however many tables hold it. */
+typedef struct memo_slot {
+  uint64_t label, value;
+  uint32_t state; /* MEMO_EMPTY, MEMO_MAPPED or MEMO_MISSING */
+} memo_slot;
+enum { MEMO_EMPTY = 0, MEMO_MAPPED = 1, MEMO_MISSING = 2 };
+
+typedef struct memo {
+  memo_slot *slots;
+  uint32_t mask;
+  const ngc_mapping *map;
+} memo;
+
+static memo_slot *memo_get(memo *m, uint64_t label) {
+  uint32_t i = (uint32_t)mix64(label) & m->mask;
+  while (m->slots[i].state != MEMO_EMPTY && m->slots[i].label != label) i = (i + 1) & m->mask;
+  memo_slot *slot = &m->slots[i];
+  if (slot->state == MEMO_EMPTY) {
+    const ngc_labels keys = {m->map->keys, m->map->count};
+    const int64_t k = find_label(&keys, label);
+    slot->label = label;
+    slot->state = k < 0 ? MEMO_MISSING : MEMO_MAPPED;
+    slot->value = k < 0 ? label : m->map->values[k];
+  }
+  return slot;
+}
+
+/* The NOT_MAPPED check, run only when some reachable entry has no key:
+ * the first block one of whose visible voxels holds such a label. */
+typedef struct missing_op {
+  memo *memo;
+  ngc_mapping *map;
+} missing_op;
+
+static int missing_visit(void *op, uint32_t c, const uint32_t *w, const geometry *g,
+                         const block_header *h, const uint32_t origin[3],
+                         const uint32_t vis[3]) {
+  (void)c;
+  (void)origin;
+  missing_op *q = op;
+  const uint32_t vw = g->value_words;
+  const uint32_t reached =
+      h->bits == 0 ? 1 : max_index(w + h->values_offset, h->bits, g->block_volume) + 1;
+  uint32_t i = 0;
+  while (i < reached && memo_get(q->memo, table_label(w, h, i, vw))->state == MEMO_MAPPED) i++;
+  if (i == reached) return NGC_OK;
   used_set u;
   int status = scan_block(w, g, h, vis, &u);
-  for (uint32_t i = 0; i < u.n && status == NGC_OK; i++) {
+  for (i = 0; i < u.n && status == NGC_OK; i++) {
     uint32_t index, count;
     used_get(&u, i, &index, &count);
     const uint64_t label = table_label(w, h, index, vw);
-    if (find_label(&keys, label) < 0) {
-      r->map->missing = label;
+    if (memo_get(q->memo, label)->state == MEMO_MISSING) {
+      q->map->missing = label;
       status = NGC_ERR_NOT_MAPPED;
     }
   }
@@ -566,6 +674,7 @@ int ngc_cseg_remap(ngc_chunk *chunk, const void *src, size_t src_size, ngc_mappi
       if (mapping->values[i] > UINT32_MAX) return NGC_ERR_BAD_PARAMS;
   if (dst_capacity < src_size) return NGC_ERR_DST_TOO_SMALL;
   if (dst == NULL && src_size != 0) return NGC_ERR_BAD_PARAMS;
+  const uint32_t *w = src;
   remap_op r = {mapping, src, NULL, 0};
   r.marks = calloc(src_size / 4 + 1, 1);
   if (r.marks == NULL) return NGC_ERR_NO_MEMORY;
@@ -575,25 +684,48 @@ int ngc_cseg_remap(ngc_chunk *chunk, const void *src, size_t src_size, ngc_mappi
     geometry g;
     size_t decoded_size;
     get_geometry(chunk, &decoded_size, &g);
-    const uint32_t *w = src;
     mark(&r, 0, chunk->num_channels, MARK_OTHER, 1);
     for (uint32_t c = 0; c < chunk->num_channels; c++)
       mark(&r, ngc_load32(&w[c]), 2 * (size_t)g.num_blocks, MARK_OTHER, 1);
     if (r.overlap) status = NGC_ERR_TABLE_OVERLAP;
   }
+  const uint32_t vw = chunk->value_bytes / 4;
+  const size_t words = src_size / 4;
+  memo m = {NULL, 0, mapping};
   if (status == NGC_OK) {
-    const uint32_t vw = chunk->value_bytes / 4;
-    if (dst != src) memmove(dst, src, src_size);
-    uint32_t *out = dst;
-    for (size_t i = 0; i < src_size / 4; i++) {
-      if (r.marks[i] != MARK_LOW) continue;
-      const uint64_t label = vw == 1 ? ngc_load32(&out[i]) : ngc_load64(&out[i]);
-      const int64_t k = find_label(&keys, label);
-      if (k < 0) continue;
-      if (vw == 1) ngc_store32(&out[i], (uint32_t)mapping->values[k]);
-      else ngc_store64(&out[i], mapping->values[k]);
+    /* One memo slot per table word at most, at most half full. */
+    size_t low = 0, slots = 16;
+    for (size_t i = 0; i < words; i++) low += r.marks[i] == MARK_LOW;
+    while (slots < 2 * low) slots *= 2;
+    m.slots = calloc(slots, sizeof *m.slots);
+    m.mask = (uint32_t)(slots - 1);
+    if (m.slots == NULL) status = NGC_ERR_NO_MEMORY;
+  }
+  if (status == NGC_OK) {
+    int any_missing = 0;
+    for (size_t i = 0; i < words; i++)
+      if (r.marks[i] == MARK_LOW) {
+        const uint64_t label = vw == 1 ? ngc_load32(&w[i]) : ngc_load64(&w[i]);
+        any_missing |= memo_get(&m, label)->state == MEMO_MISSING;
+      }
+    if (any_missing && !(mapping->flags & NGC_PRESERVE_MISSING)) {
+      missing_op q = {&m, mapping};
+      status = walk(chunk, src, src_size, &q, missing_visit, NULL);
     }
   }
+  if (status == NGC_OK) {
+    if (dst != src) memmove(dst, src, src_size);
+    uint32_t *out = dst;
+    for (size_t i = 0; i < words; i++) {
+      if (r.marks[i] != MARK_LOW) continue;
+      const uint64_t label = vw == 1 ? ngc_load32(&out[i]) : ngc_load64(&out[i]);
+      const memo_slot *slot = memo_get(&m, label);
+      if (slot->state != MEMO_MAPPED) continue;
+      if (vw == 1) ngc_store32(&out[i], (uint32_t)slot->value);
+      else ngc_store64(&out[i], slot->value);
+    }
+  }
+  free(m.slots);
   free(r.marks);
   return status;
 }
