@@ -12,7 +12,7 @@ out=${1:-$here/pyhost/ngcodec/web/ngcodec.wasm}
 exports=_malloc,_free,_ngc_version,_ngc_error_name,_ngc_decoded_size,\
 _ngc_raw_decode,_ngc_raw_encode,_ngc_cseg_encode_bound,_ngc_cseg_encode,\
 _ngc_cseg_decode,\
-_ngc_cseg_decode_box,_ngc_cseg_label_counts,_ngc_cseg_contains,_ngc_cseg_mask,\
+_ngc_cseg_decode_box,_ngc_cseg_read_voxels,_ngc_cseg_label_counts,_ngc_cseg_contains,_ngc_cseg_mask,\
 _ngc_cseg_remap,_ngc_downsample
 
 cd "$here/wasm_src"

@@ -83,6 +83,11 @@ def check_all(buf, a, block_size, rng, in_place=True):
         c = int(rng.integers(0, C))
         v = cseg.read_voxel(buf, *args, lo, C, channel=c)
         assert v == a[c, lo[2], lo[1], lo[0]] and v.dtype == a.dtype
+    points = np.stack([rng.integers(0, n, 50) for n in (X, Y, Z)], axis=1)
+    c = int(rng.integers(0, C))
+    got = cseg.read_voxels(buf, *args, points, C, channel=c)
+    assert got.dtype == a.dtype
+    assert np.array_equal(got, a[c, points[:, 2], points[:, 1], points[:, 0]])
     top = np.iinfo(a.dtype).max
     values = rng.integers(0, top, size=present.size, dtype=a.dtype, endpoint=True)
     out = cseg.remap(buf, *args, dict(zip(present.tolist(), values.tolist())), C)
@@ -199,15 +204,24 @@ def test_property_every_operation_equals_the_decoded_answer(case):
 # -- corrupted chunks ---------------------------------------------------------------
 
 def _ops(buf, args, C, labels):
-    """Every operation, as (name, thunk)."""
+    """Every operation that reads every block, as (name, thunk)."""
     return [
         ("labels", lambda: cseg.labels(buf, *args, C)),
         ("counts", lambda: cseg.counts(buf, *args, C)),
         ("contains", lambda: cseg.contains(buf, *args, labels, C, per_channel=True)),
         ("mask", lambda: cseg.mask(buf, *args, labels, C)),
         ("read_box", lambda: cseg.read_box(buf, *args, ((0, 0, 0), args[0]), C)),
+        # one voxel of every block, in the decoder's block order, every channel
+        ("read_voxels", lambda: [cseg.read_voxels(buf, *args, _block_origins(args), C, c)
+                                 for c in range(C)]),
         ("remap", lambda: cseg.remap(buf, *args, {}, C, preserve_missing_labels=True)),
     ]
+
+
+def _block_origins(args):
+    (X, Y, Z), _, (bx, by, bz) = args
+    z, y, x = np.meshgrid(range(0, Z, bz), range(0, Y, by), range(0, X, bx), indexing="ij")
+    return np.stack([x.ravel(), y.ravel(), z.ravel()], axis=1)
 
 
 def _mutations(buf, rng, n):
@@ -289,3 +303,16 @@ def test_operations_obey_the_memory_and_time_limits():
         with no_hang(5.0), pytest.raises(ngcodec.ResourceLimitError, match="time limit"):
             op()
     assert cseg.contains(big, *bargs, int(labels[0, 0, 0]))
+
+
+def test_read_voxels_refuses_bad_arguments():
+    buf = cseg.encode(common.fib25()[np.newaxis], (8, 8, 8))
+    args = ((64, 64, 64), "uint64", (8, 8, 8))
+    for bad, text in [([[64, 0, 0]], "outside the chunk"), ([[-1, 0, 0]], "outside the chunk"),
+                      ([[0.5, 0, 0]], "integers"), ([[0, 0]], "integers"),
+                      ("xyz", "integers")]:
+        with pytest.raises(ngcodec.InvalidParameterError, match=text):
+            cseg.read_voxels(buf, *args, bad)
+    with pytest.raises(ngcodec.InvalidParameterError, match="channel"):
+        cseg.read_voxels(buf, *args, [[0, 0, 0]], channel=1)
+    assert cseg.read_voxels(buf, *args, np.zeros((0, 3), int)).shape == (0,)

@@ -21,6 +21,7 @@ EXPECTED_EXPORTS = [
     ("ngc_raw_encode", "FuncType"),
     ("ngc_cseg_decode", "FuncType"),
     ("ngc_cseg_decode_box", "FuncType"),
+    ("ngc_cseg_read_voxels", "FuncType"),
     ("free", "FuncType"),
     ("malloc", "FuncType"),
     ("ngc_cseg_encode_bound", "FuncType"),

@@ -412,3 +412,64 @@ int ngc_cseg_decode_box(ngc_chunk *chunk, const ngc_box *box, const void *src,
   if (box == NULL) return NGC_ERR_BAD_PARAMS;
   return decode_box(chunk, box->lo, box->hi, src, src_size, dst, dst_capacity);
 }
+
+/* Every index of a checked block is below its entries (the decoder's check
+ * for blocks whose table may end early). */
+static int block_indices_valid(const uint32_t *w, const geometry *g, const block_header *h) {
+  if (h->bits == 0 || (uint64_t)h->entries >= ((uint64_t)1 << h->bits)) return 1;
+  const uint32_t *values = w + h->values_offset;
+  for (uint32_t pos = 0; pos < g->block_volume; pos++)
+    if (index_at(values, pos, h->bits) >= h->entries) return 0;
+  return 1;
+}
+
+int ngc_cseg_read_voxels(ngc_chunk *chunk, const ngc_points *points, const void *src,
+                         size_t src_size, void *dst, size_t dst_capacity) {
+  if (chunk == NULL) return NGC_ERR_BAD_PARAMS;
+  chunk->fail_channel = NGC_NO_PLACE;
+  chunk->fail_block = NGC_NO_PLACE;
+  geometry g;
+  size_t decoded_size;
+  int status = get_geometry(chunk, &decoded_size, &g);
+  if (status != NGC_OK) return status;
+  if (points == NULL || (points->count != 0 && points->xyz == NULL) ||
+      points->channel >= chunk->num_channels || (src == NULL && src_size != 0))
+    return NGC_ERR_BAD_PARAMS;
+  const uint32_t vw = g.value_words;
+  if (dst_capacity / (4 * vw) < points->count) return NGC_ERR_DST_TOO_SMALL;
+  if (dst == NULL && points->count != 0) return NGC_ERR_BAD_PARAMS;
+  for (uint32_t i = 0; i < points->count; i++)
+    for (int a = 0; a < 3; a++)
+      if (points->xyz[3 * (size_t)i + a] >= g.size[a]) return NGC_ERR_BAD_PARAMS;
+  uint32_t n, c = points->channel;
+  const uint32_t *w;
+  status = cseg_source(chunk, src_size, &n, &c);
+  if (status != NGC_OK) return fail_at(chunk, status, c, NGC_NO_PLACE);
+  c = points->channel;
+  uint32_t cn;
+  status = cseg_channel(src, n, &g, c, &w, &cn);
+  if (status != NGC_OK) return fail_at(chunk, status, c, NGC_NO_PLACE);
+  uint32_t checked = NGC_NO_PLACE; /* the last block checked: points cluster */
+  block_header h;
+  uint8_t *out = dst;
+  for (uint32_t i = 0; i < points->count; i++) {
+    const uint32_t *p = points->xyz + 3 * (size_t)i;
+    const uint32_t bx = p[0] / g.block[0], by = p[1] / g.block[1], bz = p[2] / g.block[2];
+    const uint32_t b = (bz * g.grid[1] + by) * g.grid[0] + bx;
+    if (b != checked) {
+      status = read_block_header(w, cn, &g, b, &h);
+      if (status == NGC_OK && !block_indices_valid(w, &g, &h)) status = NGC_ERR_BAD_TABLE_INDEX;
+      if (status != NGC_OK) return fail_at(chunk, status, c, b);
+      checked = b;
+    }
+    uint32_t index = 0;
+    if (h.bits != 0) {
+      const uint32_t x = p[0] % g.block[0], y = p[1] % g.block[1], z = p[2] % g.block[2];
+      index = index_at(w + h.values_offset, (z * g.block[1] + y) * g.block[0] + x, h.bits);
+    }
+    const uint32_t *entry = w + h.table_offset + (size_t)index * vw;
+    if (vw == 1) ngc_store32(out + 4 * (size_t)i, ngc_load32(entry));
+    else ngc_store64(out + 8 * (size_t)i, ngc_load64(entry));
+  }
+  return NGC_OK;
+}

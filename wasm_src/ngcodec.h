@@ -193,6 +193,23 @@ typedef struct ngc_box {
 NGC_API int ngc_cseg_decode_box(ngc_chunk *chunk, const ngc_box *box, const void *src,
                                 size_t src_size, void *dst, size_t dst_capacity);
 
+/* Voxels of a chunk: `count` positions, each 3 words (x, y, z) in `xyz`,
+ * read from channel `channel`. */
+typedef struct ngc_points {
+  const uint32_t *xyz;
+  uint32_t count;
+  uint32_t channel;
+} ngc_points;
+
+/* The labels at `points` into dst (count values of value_bytes each,
+ * dst_capacity >= count * value_bytes), each read from its block's packed
+ * index and table without decoding the block. Every block a point lies in
+ * is checked as ngc_cseg_decode_box checks it (its whole header and, when
+ * its table could be too short, every index). A point outside the chunk or
+ * a channel past num_channels is NGC_ERR_BAD_PARAMS. Writes chunk->fail_*. */
+NGC_API int ngc_cseg_read_voxels(ngc_chunk *chunk, const ngc_points *points, const void *src,
+                                 size_t src_size, void *dst, size_t dst_capacity);
+
 /* ========================================================================== */
 /*              Questions asked of compressed_segmentation chunks             */
 /* ========================================================================== */

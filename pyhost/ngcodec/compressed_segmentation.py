@@ -19,7 +19,7 @@ from .limits import resolve
 from .runtime import questions
 
 __all__ = ["encode", "decode", "labels", "counts", "contains", "mask", "read_box",
-           "read_voxel", "remap", "DTYPES"]
+           "read_voxel", "read_voxels", "remap", "DTYPES"]
 
 DTYPES = ("uint32", "uint64")
 
@@ -161,19 +161,57 @@ def read_box(buf, chunk_size, dtype, block_size, box, num_channels=1, out=None, 
                                 what=what, limits=call.limits)
 
 
+def read_voxels(buf, chunk_size, dtype, block_size, positions, num_channels=1, channel=0, *,
+                limits=None):
+    """The labels at *positions* (an (N, 3) array of ``(x, y, z)``) of
+    *channel*, as an array of N values of *dtype*, in one call: each is read
+    from its block's packed index and table, no block is decoded."""
+    what = "compressed_segmentation read_voxels"
+    call = _prelude(what, buf, chunk_size, dtype, block_size, num_channels, limits)
+    channel = _channel(channel, call.chunk.num_channels, what)
+    try:
+        p = np.asarray(positions)
+        if p.dtype.kind not in "ui" and p.size:
+            raise TypeError
+        p = p.reshape(-1, 3) if p.size or p.ndim == 2 else p.reshape(0, 3)
+    except (TypeError, ValueError):
+        raise geo.param_error(what, "positions must be an (N, 3) array of integers (x, y, z)") \
+            from None
+    size = np.array(call.chunk.size, dtype=np.int64)
+    outside = (p < 0) | (p >= size)
+    if outside.any():
+        bad = tuple(int(v) for v in p[np.flatnonzero(outside.any(axis=1))[0]])
+        raise geo.param_error(what, f"position {bad} is outside the chunk "
+                                    f"(0, 0, 0)..{tuple(call.chunk.size)}")
+    points = np.ascontiguousarray(p, dtype="<u4")
+    out = np.empty(len(points), call.dtype)
+    runtime.check_memory(call.limits, call.src_size + points.nbytes + out.nbytes, what)
+    return questions.read_voxels(call.chunk, points, channel, call.src, call.src_size, out,
+                                 what=what, limits=call.limits)
+
+
 def read_voxel(buf, chunk_size, dtype, block_size, position, num_channels=1, channel=0, *,
                limits=None):
-    """The label at *position* ``(x, y, z)`` of *channel*, decoding one
-    block (a NumPy scalar of *dtype*)."""
+    """The label at *position* ``(x, y, z)`` of *channel* (a NumPy scalar of
+    *dtype*), read from its block's packed index and table. For many voxels
+    of one chunk, :func:`read_voxels` answers them all in one call."""
     what = "compressed_segmentation read_voxel"
+    call = _prelude(what, buf, chunk_size, dtype, block_size, num_channels, limits)
+    channel = _channel(channel, call.chunk.num_channels, what)
     position = geo.xyz(position, "position", 0, what)
-    num_channels = geo.channels(num_channels, what)
-    if not (type(channel) is int or isinstance(channel, np.integer)) \
+    if any(p >= s for p, s in zip(position, call.chunk.size)):
+        raise geo.param_error(what, f"position {position} is outside the chunk "
+                                    f"(0, 0, 0)..{tuple(call.chunk.size)}")
+    out = np.empty(1, call.dtype)
+    return questions.read_voxels(call.chunk, np.array([position], "<u4"), channel, call.src,
+                                 call.src_size, out, what=what, limits=call.limits)[0]
+
+
+def _channel(channel, num_channels, what):
+    if isinstance(channel, bool) or not isinstance(channel, (int, np.integer)) \
             or not 0 <= channel < num_channels:
         raise geo.param_error(what, f"channel must be in [0, {num_channels}), got {channel!r}")
-    box = (position, tuple(p + 1 for p in position))
-    values = read_box(buf, chunk_size, dtype, block_size, box, num_channels, limits=limits)
-    return values[channel, 0, 0, 0]
+    return int(channel)
 
 
 def _box(box, size, what):

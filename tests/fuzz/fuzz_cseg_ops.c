@@ -2,7 +2,7 @@
  * fuzz_cseg_ops.c - libFuzzer harness for the questions asked of
  * compressed_segmentation chunks (wasm_src/cseg_ops.c:
  * ngc_cseg_label_counts, ngc_cseg_contains, ngc_cseg_mask, ngc_cseg_remap)
- * and for ngc_cseg_decode_box.
+ * and for ngc_cseg_decode_box and ngc_cseg_read_voxels.
  *
  * Input: fuzz_cseg_decode.c's 8-byte parameter header, then the chunk:
  *   byte 0..2  chunk size x, y, z = byte % 71           (0..70)
@@ -29,6 +29,9 @@
  *    success, exactly the box of the reference's array (dst exact size,
  *    pre-filled); a dst one byte (or more) too small gives DST_TOO_SMALL,
  *    a box past the chunk BAD_PARAMS;
+ *  - read_voxels of random points of one channel equals the decoded chunk, and
+ *    on a refused one-channel chunk returns the status and place of the
+ *    reference one-voxel box of the first point whose block is refused;
  *  - unsorted or repeated label sets / mapping keys give BAD_PARAMS, as
  *    does a uint32 chunk's mapping value past 32 bits; a remap dst smaller
  *    than src DST_TOO_SMALL; all with NGC_NO_PLACE and remap's dst untouched.
@@ -815,6 +818,55 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     expect("decode_box (box outside the chunk)", s, &c, &ch, NGC_ERR_BAD_PARAMS,
            NGC_NO_PLACE, NGC_NO_PLACE);
     fuzz_free(any, 0);
+  }
+
+  /* 6b. read_voxels: random points of one channel, each against the
+   * reference's one-voxel box (which checks what read_voxels checks for a
+   * one-channel chunk: the offsets, the header region, the point's block),
+   * and against the decoded chunk. */
+  if (voxels > 0) {
+    const uint32_t npts = 1 + (uint32_t)below(&rs, 8), chn = (uint32_t)below(&rs, nc);
+    uint32_t *xyz = (uint32_t *)fuzz_alloc(NULL, (size_t)npts * 12, 0);
+    for (uint32_t i = 0; i < npts; i++)
+      for (int a = 0; a < 3; a++) xyz[3 * i + a] = (uint32_t)below(&rs, ch.size[a]);
+    uint8_t *vals = fuzz_alloc(NULL, (size_t)npts * vb, 0);
+    memset(vals, PATTERN, (size_t)npts * vb);
+    ngc_points pts = {xyz, npts, chn};
+    ngc_chunk c = fresh(&ch);
+    const int s = ngc_cseg_read_voxels(&c, &pts, src, src_size, vals, (size_t)npts * vb);
+    if (ok) {
+      expect("read_voxels", s, &c, &ch, NGC_OK, NGC_NO_PLACE, NGC_NO_PLACE);
+      for (uint32_t i = 0; i < npts; i++) {
+        const size_t v = chn * voxels +
+                         ((size_t)xyz[3 * i + 2] * ch.size[1] + xyz[3 * i + 1]) * ch.size[0] +
+                         xyz[3 * i];
+        CHECK(label_at(vals, i, vb) == label_at(out, v, vb),
+              "read_voxels: point %u (%u, %u, %u) differs from the decoded chunk", i,
+              xyz[3 * i], xyz[3 * i + 1], xyz[3 * i + 2]);
+      }
+    } else if (nc == 1) {
+      int want = NGC_OK;
+      uint32_t rc = NGC_NO_PLACE, rb = NGC_NO_PLACE;
+      for (uint32_t i = 0; i < npts && want == NGC_OK; i++) {
+        const uint32_t hi[3] = {xyz[3 * i] + 1, xyz[3 * i + 1] + 1, xyz[3 * i + 2] + 1};
+        want = ref_box(&ch, xyz + 3 * i, hi, src, src_size, NULL, &rc, &rb);
+      }
+      expect("read_voxels (a refused chunk)", s, &c, &ch, want, rc, rb);
+    }
+    if (npts > 1) { /* a dst one value short */
+      c = fresh(&ch);
+      const int s2 = ngc_cseg_read_voxels(&c, &pts, src, src_size, vals,
+                                          (size_t)(npts - 1) * vb);
+      expect("read_voxels (dst too small)", s2, &c, &ch, NGC_ERR_DST_TOO_SMALL, NGC_NO_PLACE,
+             NGC_NO_PLACE);
+    }
+    xyz[(size_t)below(&rs, (uint64_t)npts * 3)] = 0xFFFFFFFFu; /* a point outside */
+    c = fresh(&ch);
+    const int s3 = ngc_cseg_read_voxels(&c, &pts, src, src_size, vals, (size_t)npts * vb);
+    expect("read_voxels (a point outside)", s3, &c, &ch, NGC_ERR_BAD_PARAMS, NGC_NO_PLACE,
+           NGC_NO_PLACE);
+    fuzz_free(vals, 0);
+    fuzz_free(xyz, 0);
   }
 
   /* 7. Remap. */

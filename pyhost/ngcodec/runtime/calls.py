@@ -41,6 +41,7 @@ EXPORTS = {
     "ngc_cseg_encode": (6, 1),
     "ngc_cseg_decode": (5, 1),
     "ngc_cseg_decode_box": (6, 1),
+    "ngc_cseg_read_voxels": (6, 1),
     "ngc_cseg_label_counts": (7, 1),
     "ngc_cseg_contains": (5, 1),
     "ngc_cseg_mask": (6, 1),

@@ -16,6 +16,7 @@ from ..errors import CODE, error_for_status
 from .pool import run
 
 _BOX = struct.Struct("<6I")  # ngc_box
+_POINTS = struct.Struct("<3I")  # ngc_points: xyz, count, channel
 _LABELS = struct.Struct("<2I")  # ngc_labels: labels, count
 _MAPPING = struct.Struct("<4IQ")  # ngc_mapping: keys, values, count, flags, missing
 _U64 = np.dtype("<u8")
@@ -55,6 +56,25 @@ def decode_box(chunk, box, src, src_size, out, *, what, limits):
         inst.set_chunk(chunk)
         s, _, b, d = _args(inst, src, src_size, (), _BOX.pack(*box[0], *box[1]), nbytes)
         status = inst.call("ngc_cseg_decode_box", inst.chunk_ptr, b, s, src_size, d, nbytes)
+        if status < 0:
+            _fail(inst, status, what, chunk, used)
+        inst.read_into(d, out)
+        return out
+
+    return run(what, True, limits, body)
+
+
+def read_voxels(chunk, points, channel, src, src_size, out, *, what, limits):
+    """The labels at *points* ((N, 3) uint32 x, y, z, C-contiguous) of
+    *channel* into *out* (N values of the chunk's dtype)."""
+    nbytes = out.nbytes
+
+    def body(inst):
+        used = inst.used
+        inst.set_chunk(chunk)
+        s, (pp,), t, d = _args(inst, src, src_size, (points,), b"\0" * _POINTS.size, nbytes)
+        inst.write(t, _POINTS.pack(pp, len(points), channel), _POINTS.size)
+        status = inst.call("ngc_cseg_read_voxels", inst.chunk_ptr, t, s, src_size, d, nbytes)
         if status < 0:
             _fail(inst, status, what, chunk, used)
         inst.read_into(d, out)
