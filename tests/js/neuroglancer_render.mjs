@@ -15,8 +15,11 @@
 //
 // Prints one JSON object: {webgl: {vendor, renderer}, views: {NAME: {file,
 // width, height, position, crossSectionScale}}, responses: [{url, status,
-// range, contentRange}]}. Exits non-zero (the message on stderr) on any page
-// error, console error, failed request, HTTP error, shader error or timeout.
+// range, contentRange, view}]} (view: the name of the view whose state was
+// set when the response came, so a response tagged with view i was requested
+// under view i's state or an earlier one). Exits non-zero (the message on
+// stderr) on any page error, console error, failed request, HTTP error,
+// shader error or timeout.
 import { chromium } from "playwright-core";
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -50,6 +53,7 @@ const context = await chromium.launchPersistentContext(userDataDir, {
 });
 const problems = [];
 const responses = [];
+let currentView = plan.views[0]?.name ?? null;
 let exitCode = 0;
 try {
   const page = context.pages()[0] ?? (await context.newPage());
@@ -61,7 +65,7 @@ try {
     if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.request().method()} ${r.url()}`);
     responses.push({
       url: r.url(), status: r.status(), range: r.request().headers()["range"] ?? null,
-      contentRange: r.headers()["content-range"] ?? null,
+      contentRange: r.headers()["content-range"] ?? null, view: currentView,
     });
   });
 
@@ -83,63 +87,75 @@ try {
   const views = {};
   for (const [i, view] of plan.views.entries()) {
     if (i > 0) {
+      currentView = view.name;
       await page.evaluate((s) => { window.location.hash = "#!" + encodeURIComponent(s); },
         JSON.stringify(view.state));
     }
-    const want = { position: view.state.position, shader: view.state.layers[0].shader };
-    try {
-      await page.waitForFunction((want) => {
+    const want = { position: view.state.position, shader: view.state.layers[0].shader,
+      zoom: view.state.crossSectionScale };
+    // Ready can be seen a moment before Neuroglancer has counted the chunks
+    // the new state needs (its backend computes them asynchronously): when
+    // it is gone two frames later, wait again (a few times).
+    let info;
+    for (let attempt = 1; ; ++attempt) {
+      try {
+        await page.waitForFunction((want) => {
+          const v = window.viewer;
+          const pos = Array.from(v.navigationState.position.value);
+          if (pos.length !== want.position.length ||
+              pos.some((p, j) => Math.abs(p - want.position[j]) > 1e-6)) return false;
+          // The zoom too: two views may differ only in it (it picks the scale).
+          if (want.zoom !== undefined &&
+              Math.abs(v.navigationState.zoomFactor.value / want.zoom - 1) > 1e-6) return false;
+          const layer = v.layerManager.managedLayers[0]?.layer;
+          if (!layer) return false;
+          for (const source of layer.dataSources) {
+            const err = source.loadState?.error;
+            if (err) throw new Error(`FATAL data source ${source.spec?.url}: ${err.message ?? err}`);
+            if (source.loadState === undefined) return false;
+          }
+          if (layer.fragmentMain?.value !== want.shader) return false;
+          const err = layer.shaderError?.value;
+          if (err) throw new Error(`FATAL shader error: ${JSON.stringify(err)}`);
+          // What Neuroglancer's screenshot tool waits for: pending chunk updates
+          // flushed, every visible chunk in GPU memory, every layer loaded.
+          return v.isReady();
+        }, want, { timeout: READY_TIMEOUT, polling: 100 });
+      } catch (e) {
+        const fatal = e.message.match(/FATAL (.*)/);
+        if (fatal) throw new Error(`view ${view.name}: ${fatal[1]}`);
+        const status = await page.evaluate(() => {
+          const v = window.viewer;
+          const layer = v.layerManager.managedLayers[0]?.layer;
+          return {
+            position: Array.from(v.navigationState.position.value),
+            layerReady: layer?.isReady, displayReady: v.display.isReady(),
+            shaderError: layer?.shaderError?.value ?? null,
+            dataSources: layer?.dataSources?.map((d) => d.spec?.url),
+          };
+        }).catch((x) => String(x));
+        throw new Error(`view ${view.name}: Neuroglancer not ready after ${READY_TIMEOUT} ms ` +
+          `(${e.message.split("\n")[0]}); viewer: ${JSON.stringify(status)}`);
+      }
+      // Two animation frames, so the frame with every chunk is on the canvas.
+      await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+      info = await page.evaluate(() => {
         const v = window.viewer;
-        const pos = Array.from(v.navigationState.position.value);
-        if (pos.length !== want.position.length ||
-            pos.some((p, j) => Math.abs(p - want.position[j]) > 1e-6)) return false;
-        const layer = v.layerManager.managedLayers[0]?.layer;
-        if (!layer) return false;
-        for (const source of layer.dataSources) {
-          const err = source.loadState?.error;
-          if (err) throw new Error(`FATAL data source ${source.spec?.url}: ${err.message ?? err}`);
-          if (source.loadState === undefined) return false;
-        }
-        if (layer.fragmentMain?.value !== want.shader) return false;
-        const err = layer.shaderError?.value;
-        if (err) throw new Error(`FATAL shader error: ${JSON.stringify(err)}`);
-        // What Neuroglancer's screenshot tool waits for: pending chunk updates
-        // flushed, every visible chunk in GPU memory, every layer loaded.
-        return v.isReady();
-      }, want, { timeout: READY_TIMEOUT, polling: 100 });
-    } catch (e) {
-      const fatal = e.message.match(/FATAL (.*)/);
-      if (fatal) throw new Error(`view ${view.name}: ${fatal[1]}`);
-      const status = await page.evaluate(() => {
-        const v = window.viewer;
-        const layer = v.layerManager.managedLayers[0]?.layer;
+        const panels = [...document.querySelectorAll(".neuroglancer-rendered-data-panel")]
+          .filter((e) => e.offsetWidth > 0 && e.offsetHeight > 0);
+        if (panels.length !== 1) return { error: `${panels.length} visible panels, not 1` };
+        const r = panels[0].getBoundingClientRect();
         return {
+          ready: v.isReady(),
+          rect: { x: r.x, y: r.y, width: r.width, height: r.height },
           position: Array.from(v.navigationState.position.value),
-          layerReady: layer?.isReady, displayReady: v.display.isReady(),
-          shaderError: layer?.shaderError?.value ?? null,
-          dataSources: layer?.dataSources?.map((d) => d.spec?.url),
+          crossSectionScale: v.navigationState.zoomFactor.value,
         };
-      }).catch((x) => String(x));
-      throw new Error(`view ${view.name}: Neuroglancer not ready after ${READY_TIMEOUT} ms ` +
-        `(${e.message.split("\n")[0]}); viewer: ${JSON.stringify(status)}`);
+      });
+      if (info.error) throw new Error(`view ${view.name}: ${info.error}`);
+      if (info.ready) break;
+      if (attempt === 5) throw new Error(`view ${view.name}: no longer ready after drawing, ${attempt} times`);
     }
-    // Two animation frames, so the frame with every chunk is on the canvas.
-    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
-    const info = await page.evaluate(() => {
-      const v = window.viewer;
-      const panels = [...document.querySelectorAll(".neuroglancer-rendered-data-panel")]
-        .filter((e) => e.offsetWidth > 0 && e.offsetHeight > 0);
-      if (panels.length !== 1) return { error: `${panels.length} visible panels, not 1` };
-      const r = panels[0].getBoundingClientRect();
-      return {
-        ready: v.isReady(),
-        rect: { x: r.x, y: r.y, width: r.width, height: r.height },
-        position: Array.from(v.navigationState.position.value),
-        crossSectionScale: v.navigationState.zoomFactor.value,
-      };
-    });
-    if (info.error) throw new Error(`view ${view.name}: ${info.error}`);
-    if (!info.ready) throw new Error(`view ${view.name}: no longer ready after drawing`);
     const rect = info.rect;
     if ([rect.x, rect.y, rect.width, rect.height].some((v) => !Number.isInteger(v))) {
       throw new Error(`view ${view.name}: panel at fractional pixels ${JSON.stringify(rect)}`);
