@@ -1,5 +1,5 @@
 """The questions of the JS host (ngcodec.js ``compressedSegmentation``:
-labels, counts, contains, mask, readBox, readVoxel, remap) against the
+labels, counts, contains, mask, readBox, readVoxel, readVoxels, remap) against the
 answers read from the decoded arrays and against Python's ngcodec.
 
 Fixtures written here for tests/js/ops.test.mjs ($NGCODEC_JS_OPS_FIXTURES):
@@ -163,6 +163,11 @@ def queries(array, dtype, seed):
         p = (int(rng.integers(0, x)), int(rng.integers(0, y)), int(rng.integers(0, z)))
         ch = int(rng.integers(0, c))
         voxels.append({"position": p, "channel": ch, "value": str(int(array[ch, p[2], p[1], p[0]]))})
+    # Many voxels per channel for read_voxels: random ones, both corners, repeats.
+    pts = np.stack([rng.integers(0, s, size=200) for s in (x, y, z)], axis=1)
+    pts = np.concatenate([[[0, 0, 0], [x - 1, y - 1, z - 1]], pts, pts[:10][::-1]])
+    points = [{"positions": pts.tolist(),
+               "values": strs(array[ch, pts[:, 2], pts[:, 1], pts[:, 0]])} for ch in range(c)]
     # Mappings: every label (some merged), half of them, and labels past the chunk's.
     full_values = rng.integers(0, top, size=present.size, dtype=np.uint64, endpoint=True)
     full_values[::3] = full_values[0]  # merges
@@ -176,7 +181,7 @@ def queries(array, dtype, seed):
          np.concatenate([present[::-1], [5]]).astype(dtype), False),
     ]
     return {"contains": contains, "masks": masks, "boxes": boxes, "voxels": voxels,
-            "remaps": remaps, "per_channel": per_channel}
+            "points": points, "remaps": remaps, "per_channel": per_channel}
 
 
 def apply_mapping(array, keys, values, preserve):
@@ -195,7 +200,8 @@ def apply_mapping(array, keys, values, preserve):
 
 # The questions asked of every corrupt chunk: name -> Python call (the JS
 # test runs the same question by name). The first six must refuse whatever
-# decode refuses (ngcodec.h); readVoxel reads one block, so it may answer.
+# decode refuses (ngcodec.h); readVoxel and readVoxels read the blocks of
+# their positions only, so they may answer.
 REFUSING = ("labels", "counts", "contains", "mask", "readBox", "remap")
 
 
@@ -209,6 +215,9 @@ def python_questions(chunk, size, dtype, block, channels):
         "readBox": lambda: strs(cs.read_box(chunk, size, dtype, block, ((0, 0, 0), (x, y, z)),
                                             channels).ravel()[:16]),
         "readVoxel": lambda: str(int(cs.read_voxel(chunk, size, dtype, block, (0, 0, 0), channels))),
+        "readVoxels": lambda: strs(cs.read_voxels(
+            chunk, size, dtype, block, [(0, 0, 0), (x - 1, y - 1, z - 1), (x >> 1, y >> 1, z >> 1)],
+            channels, channels - 1)),
         "remap": lambda: len(cs.remap(chunk, size, dtype, block, ([], []), channels,
                                       preserve_missing_labels=True)),
     }
@@ -284,7 +293,7 @@ def fixtures(tmp_path_factory):
                  "labels": [strs(a) for a in q["per_channel"]],
                  "counts": [[strs(v), strs(n)] for v, n in
                             (np.unique(a, return_counts=True) for a in array)],
-                 "contains": q["contains"], "voxels": q["voxels"],
+                 "contains": q["contains"], "voxels": q["voxels"], "points": q["points"],
                  "masks": [], "boxes": [], "remaps": []}
         for i, labels in enumerate(q["masks"]):
             file = f"{name}.mask{i}"
@@ -359,6 +368,9 @@ def test_python_answers_equal_the_arrays(fixtures):
             for item in entry["voxels"]:
                 got = cs.read_voxel(data, size, dtype, block, item["position"], c, item["channel"])
                 assert str(int(got)) == item["value"], (where, item)
+            for ch, item in enumerate(entry["points"]):
+                got = cs.read_voxels(data, size, dtype, block, item["positions"], c, ch)
+                assert got.dtype == dtype and strs(got) == item["values"], (where, ch)
             for item in entry["remaps"]:
                 mapping = (np.asarray([int(v) for v in item["keys"]], np.uint64),
                            np.asarray([int(v) for v in item["values"]], np.uint64))
@@ -410,6 +422,9 @@ def test_node_answers(fixtures):
             assert got["labels"] == [strs(a) for a in cs.labels(data, size, dtype, block, c)], where
             assert got["counts"] == [[strs(a), strs(n)] for a, n in
                                      cs.counts(data, size, dtype, block, c)], where
+            assert got["points"] == [
+                strs(cs.read_voxels(data, size, dtype, block, item["positions"], c, ch))
+                for ch, item in enumerate(entry["points"])], where
             for i, item in enumerate(entry["remaps"]):
                 mapping = ([int(v) for v in item["keys"]], [int(v) for v in item["values"]])
                 if "missing" in item:
@@ -474,6 +489,56 @@ ARG_CASES = {
                            'cs.readVoxel(b, [2,2,2], "uint32", [2,2,2], [2,0,0])'),
     "read_voxel_position": (lambda b: cs.read_voxel(b, S, "uint32", S, (0, 0)),
                             'cs.readVoxel(b, [2,2,2], "uint32", [2,2,2], [0,0])'),
+    "read_voxel_outside_far": (lambda b: cs.read_voxel(b, S, "uint32", S, (0, 0, 2 ** 32 - 1)),
+                               'cs.readVoxel(b, [2,2,2], "uint32", [2,2,2], [0,0,2**32-1])'),
+    "read_voxel_negative": (lambda b: cs.read_voxel(b, S, "uint32", S, (0, -1, 0)),
+                            'cs.readVoxel(b, [2,2,2], "uint32", [2,2,2], [0,-1,0])'),
+    # Channel first, then the position, as Python checks them.
+    "read_voxel_channel_and_position": (lambda b: cs.read_voxel(b, S, "uint32", S, (5, 0, 0), 1, 3),
+                                        'cs.readVoxel(b, [2,2,2], "uint32", [2,2,2], [5,0,0], '
+                                        '{channel: 3})'),
+    "read_voxel_truncated": (lambda b: cs.read_voxel(b[:4], S, "uint32", S, (0, 0, 0)),
+                             'cs.readVoxel(b.subarray(0, 4), [2,2,2], "uint32", [2,2,2], [0,0,0])'),
+    "read_voxels_channel": (lambda b: cs.read_voxels(b, S, "uint32", S, [(0, 0, 0)], 2, 2),
+                            'cs.readVoxels(b, [2,2,2], "uint32", [2,2,2], [[0,0,0]], '
+                            '{numChannels: 2, channel: 2})'),
+    "read_voxels_channel_negative": (lambda b: cs.read_voxels(b, S, "uint32", S, [], 1, -1),
+                                     'cs.readVoxels(b, [2,2,2], "uint32", [2,2,2], [], {channel: -1})'),
+    "read_voxels_outside": (lambda b: cs.read_voxels(b, S, "uint32", S, [(0, 0, 0), (1, 2, 1)]),
+                            'cs.readVoxels(b, [2,2,2], "uint32", [2,2,2], [[0,0,0],[1,2,1]])'),
+    "read_voxels_outside_flat": (lambda b: cs.read_voxels(b, S, "uint32", S, [1, 1, 1, 0, 0, 7]),
+                                 'cs.readVoxels(b, [2,2,2], "uint32", [2,2,2], '
+                                 'new Uint32Array([1,1,1,0,0,7]))'),
+    "read_voxels_negative": (lambda b: cs.read_voxels(b, S, "uint32", S, [(0, -1, 0)]),
+                             'cs.readVoxels(b, [2,2,2], "uint32", [2,2,2], [[0,-1,0]])'),
+    "read_voxels_negative_typed": (lambda b: cs.read_voxels(b, S, "uint32", S,
+                                                            np.array([0, 0, -3], np.int32)),
+                                   'cs.readVoxels(b, [2,2,2], "uint32", [2,2,2], '
+                                   'new Int32Array([0,0,-3]))'),
+    "read_voxels_pairs": (lambda b: cs.read_voxels(b, S, "uint32", S, [(0, 0), (1, 1)]),
+                          'cs.readVoxels(b, [2,2,2], "uint32", [2,2,2], [[0,0],[1,1]])'),
+    "read_voxels_not_3n": (lambda b: cs.read_voxels(b, S, "uint32", S, [0, 0, 0, 1]),
+                           'cs.readVoxels(b, [2,2,2], "uint32", [2,2,2], [0,0,0,1])'),
+    "read_voxels_ragged": (lambda b: cs.read_voxels(b, S, "uint32", S, [(0, 0, 0), (1, 1)]),
+                           'cs.readVoxels(b, [2,2,2], "uint32", [2,2,2], [[0,0,0],[1,1]])'),
+    "read_voxels_float": (lambda b: cs.read_voxels(b, S, "uint32", S, [(0, 0.5, 0)]),
+                          'cs.readVoxels(b, [2,2,2], "uint32", [2,2,2], [[0,0.5,0]])'),
+    "read_voxels_float_array": (lambda b: cs.read_voxels(b, S, "uint32", S, np.zeros(3, np.float32)),
+                                'cs.readVoxels(b, [2,2,2], "uint32", [2,2,2], new Float32Array(3))'),
+    "read_voxels_string": (lambda b: cs.read_voxels(b, S, "uint32", S, "abc"),
+                           'cs.readVoxels(b, [2,2,2], "uint32", [2,2,2], "abc")'),
+    "read_voxels_none": (lambda b: cs.read_voxels(b, S, "uint32", S, None),
+                         'cs.readVoxels(b, [2,2,2], "uint32", [2,2,2], null)'),
+    "read_voxels_one_int": (lambda b: cs.read_voxels(b, S, "uint32", S, 5),
+                            'cs.readVoxels(b, [2,2,2], "uint32", [2,2,2], 5)'),
+    "read_voxels_dtype": (lambda b: cs.read_voxels(b, S, "int64", S, [(0, 0, 0)]),
+                          'cs.readVoxels(b, [2,2,2], "int64", [2,2,2], [[0,0,0]])'),
+    "read_voxels_truncated": (lambda b: cs.read_voxels(b[:4], S, "uint32", S, [(0, 0, 0)]),
+                              'cs.readVoxels(b.subarray(0, 4), [2,2,2], "uint32", [2,2,2], [[0,0,0]])'),
+    "read_voxels_truncated_no_points": (lambda b: cs.read_voxels(b[:4], S, "uint32", S, []),
+                                        'cs.readVoxels(b.subarray(0, 4), [2,2,2], "uint32", [2,2,2], [])'),
+    "read_voxels_bad_table": (lambda b: cs.read_voxels(W(1, 9, 3, 2), S, "uint32", S, [(1, 1, 1)]),
+                              'cs.readVoxels(w(1, 9, 3, 2), [2,2,2], "uint32", [2,2,2], [[1,1,1]])'),
     "remap_lengths": (lambda b: cs.remap(b, S, "uint32", S, ([1, 2], [3])),
                       'cs.remap(b, [2,2,2], "uint32", [2,2,2], [[1,2],[3]])'),
     "remap_negative_value": (lambda b: cs.remap(b, S, "uint32", S, ([1, 2], [4, -1])),

@@ -1,5 +1,5 @@
 // The questions of ngcodec.js's compressedSegmentation namespace (labels,
-// counts, contains, mask, readBox, readVoxel, remap), answered on compressed
+// counts, contains, mask, readBox, readVoxel, readVoxels, remap), answered on compressed
 // chunks, checked against the answers read from the decoded array:
 //
 // - chunks made here (ngcodec's encoder): both label widths, several
@@ -182,6 +182,21 @@ for (const spec of MADE) {
       const want1 = values[((channel * z + p[2]) * y + p[1]) * x + p[0]];
       assert.equal(await cs.readVoxel(...args, p, { numChannels, channel }), want1, `voxel ${p} channel ${channel}`);
     }
+    // Many voxels in one call: random ones, a block's corners, the chunk's
+    // last voxel; as triples and as a flat Uint32Array, every channel.
+    const points = [[0, 0, 0], [x - 1, y - 1, z - 1]];
+    for (let i = 0; i < 300; i++) points.push(chunkSize.map((s) => Math.floor(rand() * s)));
+    points.push(...points.slice(0, 20).reverse()); // repeats, and blocks met again later
+    for (let channel = 0; channel < numChannels; channel++) {
+      const want = new values.constructor(points.map(([i, j, k]) => values[((channel * z + k) * y + j) * x + i]));
+      const o1 = { numChannels, channel };
+      assertSameArray(await cs.readVoxels(...args, points, o1), want, `voxels of channel ${channel}`);
+      assertSameArray(await cs.readVoxels(...args, Uint32Array.from(points.flat()), o1), want,
+        `flat voxels of channel ${channel}`);
+      assertSameArray(await cs.readVoxels(...args, points.flat(), o1), want, `flat array, channel ${channel}`);
+    }
+    assertSameArray(await cs.readVoxels(...args, [], o), new values.constructor(0), "no positions");
+    assertSameArray(await cs.readVoxels(...args, new Uint32Array(0), o), new values.constructor(0));
 
     // Remap: every label (as a Map, some merged), half of them, and a pair of arrays.
     const full = new Map(Array.from(all, (l, i) => [l, i % 3 ? all[(i * 7) % all.length] : all[0]]));
@@ -218,6 +233,29 @@ test("an empty chunk: no labels, nothing contained, empty boxes", async () => {
   assert.deepEqual(await cs.mask(...args, 0), new Uint8Array(0));
   assert.deepEqual(await cs.readBox(...args, [[0, 0, 0], [0, 4, 4]]), new Uint32Array(0));
   await rejectsWith(cs.readVoxel(...args, [0, 0, 0]), "NGC_ERR_BAD_PARAMS");
+  assert.deepEqual(await cs.readVoxels(...args, []), new Uint32Array(0));
+  await rejectsWith(cs.readVoxels(...args, [[0, 0, 0]]), "NGC_ERR_BAD_PARAMS");
+});
+
+test("readVoxels: positions of every form, in their order, bigints and other typed arrays", async () => {
+  const values = BigUint64Array.from({ length: 4 * 3 * 2 }, (_, i) => 2n ** 60n + BigInt(i * i));
+  const chunkSize = [4, 3, 2];
+  const chunk = await cs.encode(values, [2, 2, 2], { chunkSize });
+  const args = [chunk, chunkSize, "uint64", [2, 2, 2]];
+  const at = ([i, j, k]) => values[(k * 3 + j) * 4 + i];
+  const points = [[3, 2, 1], [0, 0, 0], [1, 2, 0], [3, 2, 1]];
+  const want = BigUint64Array.from(points, at);
+  for (const form of [points, points.flat(), Uint32Array.from(points.flat()), Int32Array.from(points.flat()),
+    BigUint64Array.from(points.flat(), BigInt), points.map((p) => p.map(BigInt)), points.map((p) => Uint16Array.from(p)),
+    Uint8Array.from(points.flat())]) {
+    assertSameArray(await cs.readVoxels(...args, form), want, `${form.constructor.name} ${String(form)}`);
+  }
+  assert.equal(await cs.readVoxel(...args, [3, 2, 1]), at([3, 2, 1]));
+  assert.equal(await cs.readVoxel(...args, Uint32Array.from([1, 2, 0])), at([1, 2, 0]));
+  // Every voxel of the chunk at once.
+  const every = [];
+  for (let k = 0; k < 2; k++) for (let j = 0; j < 3; j++) for (let i = 0; i < 4; i++) every.push(i, j, k);
+  assertSameArray(await cs.readVoxels(...args, every), values);
 });
 
 test("readBox fills `out` and returns it; out of the wrong type or length is refused", async () => {
@@ -237,7 +275,7 @@ test("the namespace: frozen, decode and encode are the functions of the same nam
   assert.equal(cs.decode, ngcodec.decodeCompressedSegmentation);
   assert.equal(cs.encode, ngcodec.encodeCompressedSegmentation);
   assert.deepEqual(Object.keys(cs).sort(),
-    ["contains", "counts", "decode", "encode", "labels", "mask", "readBox", "readVoxel", "remap"]);
+    ["contains", "counts", "decode", "encode", "labels", "mask", "readBox", "readVoxel", "readVoxels", "remap"]);
 });
 
 test("remap of a chunk whose table overlaps its header: decode, map, encode", async () => {
@@ -285,6 +323,9 @@ function questions(buf, chunkSize, dtype, blockSize, numChannels) {
     mask: async () => (await cs.mask(...args, [0], o)).reduce((a, b) => a + b, 0),
     readBox: async () => Array.from((await cs.readBox(...args, [[0, 0, 0], chunkSize], o)).subarray(0, 16), String),
     readVoxel: async () => String(await cs.readVoxel(...args, [0, 0, 0], o)),
+    readVoxels: async () => Array.from(await cs.readVoxels(...args,
+      [[0, 0, 0], chunkSize.map((s) => s - 1), chunkSize.map((s) => s >> 1)],
+      { numChannels, channel: numChannels - 1 }), String),
     remap: async () => (await cs.remap(...args, [[], []], { numChannels, preserveMissingLabels: true })).length,
   };
 }
@@ -292,7 +333,7 @@ function questions(buf, chunkSize, dtype, blockSize, numChannels) {
 const REFUSING = ["labels", "counts", "contains", "mask", "readBox", "remap"];
 const WHAT = {
   labels: "labels", counts: "counts", contains: "contains", mask: "mask", readBox: "read_box",
-  readVoxel: "read_box", remap: "remap",
+  readVoxel: "read_voxel", readVoxels: "read_voxels", remap: "remap",
 };
 
 async function outcome(run) {
@@ -383,9 +424,21 @@ test("bad arguments: InvalidParameterError naming the argument", async () => {
   for (const channel of [1, -1, 0.5, "0", null, 1n]) {
     await bad(cs.readVoxel(...a, [0, 0, 0], { channel }), "channel must be in [0, 1)");
   }
-  await bad(cs.readVoxel(...a, [0, 0, 2]), "box (0, 0, 2)..(1, 1, 3) is not inside");
-  await bad(cs.readVoxel(...a, [0, 0, 2 ** 32 - 1]), "box upper corner must be 3 integers");
+  await bad(cs.readVoxel(...a, [0, 0, 2]), "position (0, 0, 2) is outside the chunk (0, 0, 0)..(2, 2, 2)");
+  await bad(cs.readVoxel(...a, [0, 0, 2 ** 32 - 1]), "position (0, 0, 4294967295) is outside the chunk");
   await bad(cs.readVoxel(...a, [0, 0]), "position must be 3 integers");
+  await bad(cs.readVoxel(...a, [0, 0, -1]), "position must be 3 integers (x, y, z) in [0, 2**32)");
+  for (const channel of [1, -1, 0.5, "0", null, 1n]) {
+    await bad(cs.readVoxels(...a, [[0, 0, 0]], { channel }), "channel must be in [0, 1)");
+  }
+  for (const positions of [5, null, "000", [[0, 0]], [[0, 0, 0, 0]], [0, 0, 0, 0], [[0, 0, 0], 1, 2, 3],
+    [[0, 0.5, 0]], [0, 0, NaN], new Float32Array(3), [[0, 0, "0"]], { length: 3 }, new DataView(new ArrayBuffer(12))]) {
+    await bad(cs.readVoxels(...a, positions), "positions must be an (N, 3) array of integers (x, y, z)");
+  }
+  await bad(cs.readVoxels(...a, [[0, 0, 0], [1, 2, 1]]), "position (1, 2, 1) is outside the chunk (0, 0, 0)..(2, 2, 2)");
+  await bad(cs.readVoxels(...a, [1, 1, 1, 0, -1, 0]), "position (0, -1, 0) is outside the chunk");
+  await bad(cs.readVoxels(...a, [[0, 0, 2n ** 64n]]), "position (0, 0, 18446744073709551616) is outside");
+  await bad(cs.readVoxels(...a, new Int32Array([0, 0, -3])), "position (0, 0, -3) is outside");
   for (const mapping of [{ 1: 2 }, [[1], [2], [3]], null, "1:2", new Set([1, 2])]) {
     await bad(cs.remap(...a, mapping), "mapping must be a Map or a pair [keys, values]");
   }
@@ -415,7 +468,8 @@ test("bad buffers and options: TypeError", async () => {
   const calls = (buf, options) => [
     cs.labels(buf, ...a, options), cs.counts(buf, ...a, options), cs.contains(buf, ...a, 1, options),
     cs.mask(buf, ...a, 1, options), cs.readBox(buf, ...a, [[0, 0, 0], [1, 1, 1]], options),
-    cs.readVoxel(buf, ...a, [0, 0, 0], options), cs.remap(buf, ...a, new Map(), options),
+    cs.readVoxel(buf, ...a, [0, 0, 0], options), cs.readVoxels(buf, ...a, [[0, 0, 0]], options),
+    cs.remap(buf, ...a, new Map(), options),
   ];
   for (const buf of [null, "abcd", [1, 0, 0, 0], 12]) {
     for (const run of calls(buf)) await assert.rejects(run, TypeError);
@@ -431,6 +485,7 @@ test("bad buffers and options: TypeError", async () => {
   await assert.rejects(cs.labels(chunk, ...a, { perChannel: true }), TypeError);
   await assert.rejects(cs.mask(chunk, ...a, 1, { out: new Uint8Array(8) }), TypeError);
   await assert.rejects(cs.readVoxel(chunk, ...a, [0, 0, 0], { out: new Uint32Array(1) }), TypeError);
+  await assert.rejects(cs.readVoxels(chunk, ...a, [[0, 0, 0]], { out: new Uint32Array(1) }), TypeError);
 });
 
 // ---------------------------------------------------------------------------
@@ -489,6 +544,14 @@ for (const c of manifest.cases) {
         const got = await cs.readVoxel(...args, item.position, { ...o, channel: item.channel });
         assert.equal(typeof got, c.dtype === "uint64" ? "bigint" : "number");
         assert.equal(String(got), item.value, `voxel ${item.position} channel ${item.channel}`);
+      }
+      result.points = [];
+      for (const [channel, item] of c.points.entries()) {
+        // Triples for channel 0, a flat Uint32Array for the others.
+        const positions = channel === 0 ? item.positions : Uint32Array.from(item.positions.flat());
+        const got = strs(await cs.readVoxels(...args, positions, { ...o, channel }));
+        assert.deepEqual(got, item.values, `voxels of channel ${channel}`);
+        result.points.push(got);
       }
       await mkdir(RESULTS, { recursive: true });
       for (const [i, item] of c.remaps.entries()) {

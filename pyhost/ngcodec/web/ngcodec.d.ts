@@ -19,7 +19,7 @@
 // - InvalidFormatError, ResourceLimitError or NgcodecError for a status of
 //   the module (see STATUSES) or a trap.
 // init() is the exception: see there. The compressedSegmentation questions
-// (labels, counts, contains, mask, readBox, readVoxel, remap) take `buf` as
+// (labels, counts, contains, mask, readBox, readVoxel, readVoxels, remap) take `buf` as
 // the decoders do and check the chunk as decode does (a chunk decode
 // refuses, they refuse with the same error); their other arguments are
 // checked as values: a label or mapping entry that is not an integer
@@ -205,6 +205,16 @@ export interface LabelCounts<T extends SegmentationDType> {
 /** A box of a chunk: [[x0, y0, z0], [x1, y1, z1]], the upper corner excluded. */
 export type Box = readonly [Vec3, Vec3];
 
+/**
+ * Voxel positions for readVoxels: [x, y, z] triples, or 3N integers in a
+ * flat array or integer typed array (x, y, z, x, y, z, ...).
+ */
+export type Positions =
+  | readonly (readonly [number | bigint, number | bigint, number | bigint] | Vec3)[]
+  | readonly (number | bigint)[]
+  | Uint8Array | Uint16Array | Uint32Array | Int8Array | Int16Array | Int32Array
+  | BigUint64Array | BigInt64Array;
+
 /** The option every question takes. */
 export interface ChunkOptions {
   /** Channels in the chunk (default 1). */
@@ -264,11 +274,28 @@ export const compressedSegmentation: Readonly<{
     options?: ChunkOptions & { out?: TypedArrayFor[T] },
   ): Promise<TypedArrayFor[T]>;
 
-  /** The label at `position` [x, y, z] of `channel` (default 0). */
+  /**
+   * The label at `position` [x, y, z] of `channel` (default 0), read from
+   * its block's packed index and table (the block is checked, not decoded).
+   * A position outside the chunk is InvalidParameterError.
+   */
   readVoxel<T extends SegmentationDType>(
     buf: Bytes, chunkSize: Vec3, dtype: T, blockSize: Vec3, position: Vec3,
     options?: ChunkOptions & { channel?: number },
   ): Promise<LabelFor[T]>;
+
+  /**
+   * The labels at N `positions` of `channel` (default 0) in one call, in
+   * their order: an array of [x, y, z] triples, or a flat array or integer
+   * typed array of 3N integers (x, y, z, x, y, z, ...). Each is read from its
+   * block's packed index and table; every block a position lies in is
+   * checked as decode checks it, no block is decoded. A position outside the
+   * chunk, or positions of another shape, are InvalidParameterError.
+   */
+  readVoxels<T extends SegmentationDType>(
+    buf: Bytes, chunkSize: Vec3, dtype: T, blockSize: Vec3, positions: Positions,
+    options?: ChunkOptions & { channel?: number },
+  ): Promise<TypedArrayFor[T]>;
 
   /**
    * The chunk with every label replaced by its value in `mapping` (a Map,

@@ -795,18 +795,97 @@ async function csegReadBox(buf, chunkSize, dtype, blockSize, box, options) {
   });
 }
 
-async function csegReadVoxel(buf, chunkSize, dtype, blockSize, position, options) {
-  const what = "compressed_segmentation read_voxel";
-  const { numChannels = 1, channel = 0 } = optionsOf(options, ["numChannels", "channel"], what);
-  const at = xyz(position, "position", 0, what);
-  const channels = channelCount(numChannels, what);
+// The channel option of a voxel read: an integer in [0, channels).
+function channelIndex(channel, channels, what) {
   if (!Number.isInteger(channel) || channel < 0 || channel >= channels) {
     throw paramError(what, `channel must be in [0, ${channels}), got ${repr(channel)}`);
   }
-  // As in Python, the rest is read_box's (and its checks say so).
-  const box = [at, at.map((p) => p + 1)];
-  const values = await csegReadBox(buf, chunkSize, dtype, blockSize, box, { numChannels: channels });
-  return values[channel];
+  return channel;
+}
+
+const POINTS_BYTES = 12; // struct ngc_points: xyz, count, channel
+const INTEGER_ARRAYS = [Uint8Array, Uint8ClampedArray, Int8Array, Uint16Array, Int16Array,
+  Uint32Array, Int32Array, BigUint64Array, BigInt64Array];
+const isIntegerArray = (v) => INTEGER_ARRAYS.some((Array) => v instanceof Array);
+
+// Positions as flat (x, y, z) words in a Uint32Array: an array of [x, y, z]
+// triples (arrays or integer typed arrays), or a flat array or integer typed
+// array of 3N integers. A position outside the chunk is named, as in Python.
+function pointsOf(positions, size, what) {
+  const shape = () => paramError(what, "positions must be an (N, 3) array of integers (x, y, z)");
+  let flat;
+  if (isIntegerArray(positions)) {
+    flat = positions;
+  } else if (Array.isArray(positions)) {
+    const nested = positions.length > 0 && positions.every((p) => Array.isArray(p) || isIntegerArray(p));
+    if (nested) {
+      flat = [];
+      for (const p of positions) {
+        if (p.length !== 3) throw shape();
+        flat.push(p[0], p[1], p[2]);
+      }
+    } else {
+      flat = positions;
+    }
+    if (!flat.every(isInteger)) throw shape();
+  } else {
+    throw shape();
+  }
+  if (flat.length % 3 !== 0) throw shape();
+  const count = flat.length / 3;
+  if (count >= 2 ** 32) throw shape();
+  const points = new Uint32Array(flat.length);
+  for (let i = 0; i < count; i++) {
+    for (let a = 0; a < 3; a++) {
+      const v = flat[3 * i + a];
+      // Numbers and bigints compare with the size alike.
+      if (v < 0 || v >= size[a]) {
+        const bad = [flat[3 * i], flat[3 * i + 1], flat[3 * i + 2]].map(String);
+        throw paramError(what, `position (${bad.join(", ")}) is outside the chunk ` +
+          `(0, 0, 0)..${repr(size)}`);
+      }
+      points[3 * i + a] = Number(v);
+    }
+  }
+  return points;
+}
+
+// The labels at `points` (flat x, y, z words) of one channel, from
+// ngc_cseg_read_voxels: a Uint32Array or a BigUint64Array.
+function readPoints(call, points, channel) {
+  const count = points.length / 3;
+  const nbytes = count * call.type.bytes;
+  return withChunk(call, (ctx, chunk, srcPtr) => {
+    const { exports } = ctx;
+    const xyzPtr = ctx.alloc(points.byteLength);
+    new Uint32Array(exports.memory.buffer, xyzPtr, points.length).set(points);
+    const pointsPtr = ctx.alloc(POINTS_BYTES);
+    writeU32s(exports, pointsPtr, [xyzPtr, count, channel]);
+    const dst = allocAligned(ctx, nbytes);
+    const status = exports.ngc_cseg_read_voxels(chunk.ptr, pointsPtr, srcPtr, call.src.byteLength, dst, nbytes);
+    call.check(status, exports, chunk);
+    return copyOut(exports, dst, nbytes, call.type);
+  });
+}
+
+async function csegReadVoxels(buf, chunkSize, dtype, blockSize, positions, options) {
+  const what = "compressed_segmentation read_voxels";
+  const { numChannels = 1, channel = 0 } = optionsOf(options, ["numChannels", "channel"], what);
+  const call = csegChunk(what, buf, chunkSize, dtype, blockSize, numChannels);
+  const c = channelIndex(channel, call.channels, what);
+  return readPoints(call, pointsOf(positions, call.size, what), c);
+}
+
+async function csegReadVoxel(buf, chunkSize, dtype, blockSize, position, options) {
+  const what = "compressed_segmentation read_voxel";
+  const { numChannels = 1, channel = 0 } = optionsOf(options, ["numChannels", "channel"], what);
+  const call = csegChunk(what, buf, chunkSize, dtype, blockSize, numChannels);
+  const c = channelIndex(channel, call.channels, what);
+  const at = xyz(position, "position", 0, what);
+  if (at.some((p, i) => p >= call.size[i])) {
+    throw paramError(what, `position ${repr(at)} is outside the chunk (0, 0, 0)..${repr(call.size)}`);
+  }
+  return (await readPoints(call, Uint32Array.from(at), c))[0];
 }
 
 // One integer or an iterable of them, as an array (else the error `name
@@ -922,5 +1001,6 @@ export const compressedSegmentation = Object.freeze({
   mask: csegMask,
   readBox: csegReadBox,
   readVoxel: csegReadVoxel,
+  readVoxels: csegReadVoxels,
   remap: csegRemap,
 });
