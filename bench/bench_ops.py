@@ -25,6 +25,8 @@ round):
   (``preserve_missing_labels=True``); both libraries get the same dict;
 - get: 1,000 random voxels, one call each: ``arr[x, y, z]`` of one
   ``CompressedSegmentationArray`` vs ``read_voxel``; times are per call;
+  get.batch: the same voxels, ngcodec answering them in one ``read_voxels``
+  call (the API for random voxels), times per voxel;
 - contains.present / contains.absent: ``label in
   CompressedSegmentationArray(...)`` (a new one per question: it caches its
   labels) vs ``contains``. The present label is the one whose first block
@@ -91,7 +93,7 @@ N_TEN = 10
 DATASET_SIZE = (512, 512, 256)  # (x, y, z)
 QUICK_DATASET_SIZE = (128, 128, 128)
 
-TARGETS = {"labels": 3.0, "remap.all": 10.0, "remap.ten": 10.0, "get": 3.0,
+TARGETS = {"labels": 3.0, "remap.all": 10.0, "remap.ten": 10.0, "get": 3.0, "get.batch": 3.0,
            "contains.present": 3.0, "contains.absent": 3.0}
 DATASET_TARGET = 10.0
 INPUTS = ("fib25.u64", "fib25.u32", "voronoi.u64", "voronoi.u32")
@@ -327,6 +329,16 @@ class Bench:
             self.compare(f"get.{tag}", f"read_voxel vs arr[x, y, z], {N_VOXELS} random voxels, "
                          f"per call: {on}", {NG: ng_get, CS: cs_get}, per=N_VOXELS,
                          module_calls=3, op="get", inp=c.key, enc=enc)
+
+            # the same voxels in one call: read_voxels
+            points = np.array(positions)
+            check(np.array_equal(ncs.read_voxels(buf, CHUNK, dtype, BLOCK, points),
+                                 np.array(want_voxels, a.dtype)), f"ngcodec read_voxels {tag}")
+            self.compare(f"get.batch.{tag}", f"read_voxels (one call) vs arr[x, y, z], "
+                         f"{N_VOXELS} random voxels, per voxel: {on}",
+                         {NG: lambda: ncs.read_voxels(buf, CHUNK, dtype, BLOCK, points),
+                          CS: cs_get}, per=N_VOXELS, module_calls=1, op="get.batch",
+                         inp=c.key, enc=enc)
 
             # contains
             for op, lab in (("contains.present", present), ("contains.absent", absent)):

@@ -316,3 +316,28 @@ def test_read_voxels_refuses_bad_arguments():
     with pytest.raises(ngcodec.InvalidParameterError, match="channel"):
         cseg.read_voxels(buf, *args, [[0, 0, 0]], channel=1)
     assert cseg.read_voxels(buf, *args, np.zeros((0, 3), int)).shape == (0,)
+
+
+def test_remap_with_a_mapping_far_larger_than_the_chunk():
+    """A dataset-wide mapping (many more keys than the chunk has table
+    entries) takes the module's other lookup path (each label searched once
+    in the sorted keys): same answers, same NOT_MAPPED."""
+    a = common.voronoi((20, 24, 28), 300, "uint64", seed=4)[np.newaxis]
+    args = _args(a, (8, 8, 8))
+    buf = cseg.encode(a, (8, 8, 8))
+    present = np.unique(a)
+    rng = np.random.default_rng(9)
+    others = np.setdiff1d(rng.integers(0, 2**64 - 1, 200_000, dtype=np.uint64,
+                                       endpoint=True), present)
+    keys = np.concatenate([present, others])
+    values = keys // np.uint64(7)
+    out = cseg.remap(buf, *args, (keys, values))
+    assert len(out) == len(buf)
+    assert np.array_equal(cseg.decode(out, *args), a // np.uint64(7))
+    lacking = keys != present[5]
+    with pytest.raises(ngcodec.InvalidParameterError, match="NGC_ERR_NOT_MAPPED") as e:
+        cseg.remap(buf, *args, (keys[lacking], values[lacking]))
+    assert e.value.label == present[5]
+    kept = cseg.remap(buf, *args, (keys[lacking], values[lacking]), preserve_missing_labels=True)
+    expected = np.where(a == present[5], a, a // np.uint64(7))
+    assert np.array_equal(cseg.decode(kept, *args), expected)

@@ -302,13 +302,18 @@ NGC_INLINE int check_set(const ngc_labels *set) {
 
 /* Position of label in the sorted set, or -1. */
 NGC_INLINE int64_t find_label(const ngc_labels *set, uint64_t label) {
-  uint32_t lo = 0, hi = set->count;
-  while (lo < hi) {
-    const uint32_t mid = lo + (hi - lo) / 2;
-    if (set->labels[mid] < label) lo = mid + 1;
-    else hi = mid;
+  /* Branch-free halving (a conditional move per step): looked-up labels
+   * are unpredictable, and a mispredicted branch per step cost more than
+   * the loads. */
+  if (set->count == 0) return -1;
+  const uint64_t *base = set->labels;
+  uint32_t n = set->count;
+  while (n > 1) {
+    const uint32_t half = n / 2;
+    base = base[half] <= label ? base + half : base;
+    n -= half;
   }
-  return lo < set->count && set->labels[lo] == label ? (int64_t)lo : -1;
+  return *base == label ? (int64_t)(base - set->labels) : -1;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -554,30 +559,24 @@ int ngc_cseg_mask(ngc_chunk *chunk, const void *src, size_t src_size, const ngc_
 /* Remap                                                                    */
 /* ------------------------------------------------------------------------ */
 
-/* Remap rewrites table entries in place, so it first marks what every word
- * of the chunk is: the low or high word of a table entry that some index
- * reaches, or a header or values word. A word that would be two of these
- * (tables laid over values, or u64 entries that overlap out of step) makes
- * the chunk one that cannot be rewritten in place: NGC_ERR_TABLE_OVERLAP,
- * and the host decodes, maps and encodes instead. No encoder we know of
- * writes such chunks; the format does not forbid them. */
-enum { MARK_NONE = 0, MARK_LOW = 1, MARK_HIGH = 2, MARK_OTHER = 3 };
+/* Remap rewrites table entries in place, so it first collects what the
+ * words of the chunk are: runs of table entries that some index reaches,
+ * and runs of headers and packed values. A word in both kinds of run
+ * (tables laid over values), or in two uint64 tables out of step, makes the
+ * chunk one that cannot be rewritten in place: NGC_ERR_TABLE_OVERLAP, and
+ * the host decodes, maps and encodes instead. No encoder we know of writes
+ * such chunks; the format does not forbid them. Runs, not a mark per word:
+ * the work is per block, not per byte of the chunk. */
+typedef struct run {
+  uint32_t start, end; /* words [start, end) of the chunk */
+} run;
 
 typedef struct remap_op {
   ngc_mapping *map;
   const uint32_t *src;
-  uint8_t *marks;
-  int overlap;
+  run *tables, *others;
+  uint32_t ntables, nothers;
 } remap_op;
-
-static void mark(remap_op *r, size_t from, size_t words, uint8_t kind, uint32_t vw) {
-  for (size_t i = 0; i < words; i++) {
-    const uint8_t k = kind == MARK_OTHER ? MARK_OTHER : (uint8_t)(vw == 1 || i % 2 == 0 ? MARK_LOW : MARK_HIGH);
-    uint8_t *m = &r->marks[from + i];
-    if (*m != MARK_NONE && *m != k) r->overlap = 1;
-    *m = k;
-  }
-}
 
 static int remap_visit(void *op, uint32_t c, const uint32_t *w, const geometry *g,
                        const block_header *h, const uint32_t origin[3],
@@ -593,10 +592,36 @@ static int remap_visit(void *op, uint32_t c, const uint32_t *w, const geometry *
     const uint32_t max = max_index(values, h->bits, g->block_volume);
     if (max >= h->entries) return NGC_ERR_BAD_TABLE_INDEX; /* (max + 1 may wrap) */
     reached = max + 1;
-    mark(r, (size_t)(values - r->src), values_words(h->bits, g->block_volume), MARK_OTHER, vw);
+    const uint32_t start = (uint32_t)(values - r->src);
+    r->others[r->nothers++] =
+        (run){start, start + (uint32_t)values_words(h->bits, g->block_volume)};
   }
-  mark(r, (size_t)(w - r->src) + h->table_offset, (size_t)reached * vw, MARK_LOW, vw);
+  /* In bounds: header checks and the index check above. */
+  const uint32_t start = (uint32_t)(w - r->src) + h->table_offset;
+  r->tables[r->ntables++] = (run){start, start + reached * vw};
   return NGC_OK;
+}
+
+static int by_start(const void *a, const void *b) {
+  const run *x = a, *y = b;
+  return x->start < y->start ? -1 : x->start > y->start ? 1 : (x->end > y->end) - (x->end < y->end);
+}
+
+/* Sorts runs and joins the overlapping ones; returns the new count. For
+ * uint64 tables (vw 2), runs that overlap out of step set *clash. */
+static uint32_t join_runs(run *a, uint32_t n, uint32_t vw, int *clash) {
+  if (n == 0) return 0;
+  qsort(a, n, sizeof *a, by_start);
+  uint32_t k = 0;
+  for (uint32_t i = 1; i < n; i++) {
+    if (a[i].start < a[k].end) {
+      if ((a[i].start - a[k].start) % vw != 0) *clash = 1;
+      if (a[i].end > a[k].end) a[k].end = a[i].end;
+    } else {
+      a[++k] = a[i];
+    }
+  }
+  return k + 1;
 }
 
 /* Label -> its mapped value, memoised: a label is looked up in the keys
@@ -609,21 +634,74 @@ enum { MEMO_EMPTY = 0, MEMO_MAPPED = 1, MEMO_MISSING = 2 };
 
 typedef struct memo {
   memo_slot *slots;
-  uint32_t mask;
+  uint32_t mask, size;
   const ngc_mapping *map;
+  /* When the keys are few next to the table entries: every key hashed
+   * once (key_slots: its index + 1, 0 empty), so that a label costs one
+   * probe instead of a binary search, whose dependent loads were most of
+   * remap's time. */
+  uint32_t *key_slots, key_mask;
+  memo_slot found; /* the answer of a key_slots lookup */
 } memo;
 
-static memo_slot *memo_get(memo *m, uint64_t label) {
+static int memo_hash_keys(memo *m) {
+  size_t slots = 64;
+  while (slots < 2 * (size_t)m->map->count) slots *= 2;
+  m->key_slots = calloc(slots, sizeof *m->key_slots);
+  if (m->key_slots == NULL) return NGC_ERR_NO_MEMORY;
+  m->key_mask = (uint32_t)(slots - 1);
+  for (uint32_t k = 0; k < m->map->count; k++) {
+    uint32_t i = (uint32_t)mix64(m->map->keys[k]) & m->key_mask;
+    while (m->key_slots[i] != 0) i = (i + 1) & m->key_mask;
+    m->key_slots[i] = k + 1;
+  }
+  return NGC_OK;
+}
+
+static int memo_init(memo *m, size_t expected) {
+  size_t slots = 64;
+  while (slots < 2 * expected && slots < ((size_t)1 << 24)) slots *= 2;
+  m->slots = calloc(slots, sizeof *m->slots);
+  m->mask = (uint32_t)(slots - 1);
+  m->size = 0;
+  return m->slots == NULL ? NGC_ERR_NO_MEMORY : NGC_OK;
+}
+
+static memo_slot *memo_find(memo *m, uint64_t label) {
   uint32_t i = (uint32_t)mix64(label) & m->mask;
   while (m->slots[i].state != MEMO_EMPTY && m->slots[i].label != label) i = (i + 1) & m->mask;
-  memo_slot *slot = &m->slots[i];
-  if (slot->state == MEMO_EMPTY) {
-    const ngc_labels keys = {m->map->keys, m->map->count};
-    const int64_t k = find_label(&keys, label);
-    slot->label = label;
-    slot->state = k < 0 ? MEMO_MISSING : MEMO_MAPPED;
-    slot->value = k < 0 ? label : m->map->values[k];
+  return &m->slots[i];
+}
+
+/* The slot of label, looked up in the keys on first use; NULL when the
+ * memo cannot grow (out of memory). Kept at most half full. */
+static memo_slot *memo_get(memo *m, uint64_t label) {
+  if (m->key_slots != NULL) {
+    uint32_t i = (uint32_t)mix64(label) & m->key_mask, k;
+    while ((k = m->key_slots[i]) != 0 && m->map->keys[k - 1] != label) i = (i + 1) & m->key_mask;
+    m->found.label = label;
+    m->found.state = k == 0 ? MEMO_MISSING : MEMO_MAPPED;
+    m->found.value = k == 0 ? label : m->map->values[k - 1];
+    return &m->found;
   }
+  memo_slot *slot = memo_find(m, label);
+  if (slot->state != MEMO_EMPTY) return slot;
+  if (2 * ((uint64_t)m->size + 1) > m->mask) {
+    memo bigger = {NULL, 0, 0, m->map, NULL, 0, {0, 0, 0}};
+    if (memo_init(&bigger, (size_t)m->mask + 1) != NGC_OK) return NULL;
+    for (uint32_t i = 0; i <= m->mask; i++)
+      if (m->slots[i].state != MEMO_EMPTY) *memo_find(&bigger, m->slots[i].label) = m->slots[i];
+    bigger.size = m->size;
+    free(m->slots);
+    *m = bigger;
+    slot = memo_find(m, label);
+  }
+  const ngc_labels keys = {m->map->keys, m->map->count};
+  const int64_t k = find_label(&keys, label);
+  slot->label = label;
+  slot->state = k < 0 ? MEMO_MISSING : MEMO_MAPPED;
+  slot->value = k < 0 ? label : m->map->values[k];
+  m->size++;
   return slot;
 }
 
@@ -644,7 +722,11 @@ static int missing_visit(void *op, uint32_t c, const uint32_t *w, const geometry
   const uint32_t reached =
       h->bits == 0 ? 1 : max_index(w + h->values_offset, h->bits, g->block_volume) + 1;
   uint32_t i = 0;
-  while (i < reached && memo_get(q->memo, table_label(w, h, i, vw))->state == MEMO_MAPPED) i++;
+  for (; i < reached; i++) {
+    const memo_slot *slot = memo_get(q->memo, table_label(w, h, i, vw));
+    if (slot == NULL) return NGC_ERR_NO_MEMORY;
+    if (slot->state != MEMO_MAPPED) break;
+  }
   if (i == reached) return NGC_OK;
   used_set u;
   int status = scan_block(w, g, h, vis, &u);
@@ -652,7 +734,10 @@ static int missing_visit(void *op, uint32_t c, const uint32_t *w, const geometry
     uint32_t index, count;
     used_get(&u, i, &index, &count);
     const uint64_t label = table_label(w, h, index, vw);
-    if (memo_get(q->memo, label)->state == MEMO_MISSING) {
+    const memo_slot *slot = memo_get(q->memo, label);
+    if (slot == NULL) {
+      status = NGC_ERR_NO_MEMORY;
+    } else if (slot->state == MEMO_MISSING) {
       q->map->missing = label;
       status = NGC_ERR_NOT_MAPPED;
     }
@@ -675,40 +760,63 @@ int ngc_cseg_remap(ngc_chunk *chunk, const void *src, size_t src_size, ngc_mappi
   if (dst_capacity < src_size) return NGC_ERR_DST_TOO_SMALL;
   if (dst == NULL && src_size != 0) return NGC_ERR_BAD_PARAMS;
   const uint32_t *w = src;
-  remap_op r = {mapping, src, NULL, 0};
-  r.marks = calloc(src_size / 4 + 1, 1);
-  if (r.marks == NULL) return NGC_ERR_NO_MEMORY;
-  int status = walk(chunk, src, src_size, &r, remap_visit, NULL);
+  geometry g;
+  size_t decoded_size;
+  int status = get_geometry(chunk, &decoded_size, &g);
+  if (status != NGC_OK) return status;
+  /* One table and one values run per block, the headers and offsets. */
+  const size_t most = (size_t)g.num_blocks * chunk->num_channels + chunk->num_channels + 1;
+  if (most > UINT32_MAX / sizeof(run)) return NGC_ERR_TOO_LARGE;
+  remap_op r = {mapping, src, malloc(most * sizeof(run)), malloc(most * sizeof(run)), 0, 0};
+  memo m = {NULL, 0, 0, mapping, NULL, 0, {0, 0, 0}};
+  if (r.tables == NULL || r.others == NULL) status = NGC_ERR_NO_MEMORY;
+  if (status == NGC_OK) status = walk(chunk, src, src_size, &r, remap_visit, NULL);
+  const uint32_t vw = chunk->value_bytes / 4;
   if (status == NGC_OK) {
     /* walk checked every channel offset and header region. */
-    geometry g;
-    size_t decoded_size;
-    get_geometry(chunk, &decoded_size, &g);
-    mark(&r, 0, chunk->num_channels, MARK_OTHER, 1);
-    for (uint32_t c = 0; c < chunk->num_channels; c++)
-      mark(&r, ngc_load32(&w[c]), 2 * (size_t)g.num_blocks, MARK_OTHER, 1);
-    if (r.overlap) status = NGC_ERR_TABLE_OVERLAP;
+    r.others[r.nothers++] = (run){0, chunk->num_channels};
+    for (uint32_t c = 0; c < chunk->num_channels; c++) {
+      const uint32_t at = ngc_load32(&w[c]);
+      r.others[r.nothers++] = (run){at, at + 2 * g.num_blocks};
+    }
+    int clash = 0;
+    r.ntables = join_runs(r.tables, r.ntables, vw, &clash);
+    r.nothers = join_runs(r.others, r.nothers, 1, &clash);
+    /* Both lists are sorted and disjoint: one sweep finds any overlap. */
+    for (uint32_t t = 0, o = 0; t < r.ntables && o < r.nothers && !clash;) {
+      if (r.tables[t].end <= r.others[o].start) t++;
+      else if (r.others[o].end <= r.tables[t].start) o++;
+      else clash = 1;
+    }
+    if (clash) status = NGC_ERR_TABLE_OVERLAP;
   }
-  const uint32_t vw = chunk->value_bytes / 4;
-  const size_t words = src_size / 4;
-  memo m = {NULL, 0, mapping};
+  /* Each entry's new value, looked up once (a memo, so each label once). */
+  size_t entries = 0;
+  uint64_t *mapped = NULL;
   if (status == NGC_OK) {
-    /* One memo slot per table word at most, at most half full. */
-    size_t low = 0, slots = 16;
-    for (size_t i = 0; i < words; i++) low += r.marks[i] == MARK_LOW;
-    while (slots < 2 * low) slots *= 2;
-    m.slots = calloc(slots, sizeof *m.slots);
-    m.mask = (uint32_t)(slots - 1);
-    if (m.slots == NULL) status = NGC_ERR_NO_MEMORY;
+    for (uint32_t t = 0; t < r.ntables; t++) entries += (r.tables[t].end - r.tables[t].start) / vw;
+    mapped = malloc((entries ? entries : 1) * sizeof *mapped);
+    if (mapped == NULL) status = NGC_ERR_NO_MEMORY;
+    else if ((uint64_t)mapping->count <= 4 * (uint64_t)entries + 4096)
+      status = memo_hash_keys(&m);
+    else /* a mapping far larger than the chunk: look up each label once */
+      status = memo_init(&m, entries);
   }
   if (status == NGC_OK) {
     int any_missing = 0;
-    for (size_t i = 0; i < words; i++)
-      if (r.marks[i] == MARK_LOW) {
+    size_t e = 0;
+    for (uint32_t t = 0; t < r.ntables && status == NGC_OK; t++)
+      for (uint32_t i = r.tables[t].start; i < r.tables[t].end; i += vw, e++) {
         const uint64_t label = vw == 1 ? ngc_load32(&w[i]) : ngc_load64(&w[i]);
-        any_missing |= memo_get(&m, label)->state == MEMO_MISSING;
+        const memo_slot *slot = memo_get(&m, label);
+        if (slot == NULL) {
+          status = NGC_ERR_NO_MEMORY;
+          break;
+        }
+        any_missing |= slot->state == MEMO_MISSING;
+        mapped[e] = slot->value; /* the label itself when it has no key */
       }
-    if (any_missing && !(mapping->flags & NGC_PRESERVE_MISSING)) {
+    if (status == NGC_OK && any_missing && !(mapping->flags & NGC_PRESERVE_MISSING)) {
       missing_op q = {&m, mapping};
       status = walk(chunk, src, src_size, &q, missing_visit, NULL);
     }
@@ -716,16 +824,17 @@ int ngc_cseg_remap(ngc_chunk *chunk, const void *src, size_t src_size, ngc_mappi
   if (status == NGC_OK) {
     if (dst != src) memmove(dst, src, src_size);
     uint32_t *out = dst;
-    for (size_t i = 0; i < words; i++) {
-      if (r.marks[i] != MARK_LOW) continue;
-      const uint64_t label = vw == 1 ? ngc_load32(&out[i]) : ngc_load64(&out[i]);
-      const memo_slot *slot = memo_get(&m, label);
-      if (slot->state != MEMO_MAPPED) continue;
-      if (vw == 1) ngc_store32(&out[i], (uint32_t)slot->value);
-      else ngc_store64(&out[i], slot->value);
-    }
+    size_t e = 0;
+    for (uint32_t t = 0; t < r.ntables; t++)
+      for (uint32_t i = r.tables[t].start; i < r.tables[t].end; i += vw, e++) {
+        if (vw == 1) ngc_store32(&out[i], (uint32_t)mapped[e]);
+        else ngc_store64(&out[i], mapped[e]);
+      }
   }
+  free(mapped);
+  free(m.key_slots);
   free(m.slots);
-  free(r.marks);
+  free(r.tables);
+  free(r.others);
   return status;
 }
