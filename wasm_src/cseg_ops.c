@@ -81,19 +81,43 @@ static void sort_u32(uint32_t *a, uint32_t *tmp, uint32_t n) {
 }
 
 /* The largest index of the full block, padding included, with `bits`
- * constant after inlining (a loop over whole words that vectorises). */
+ * constant after inlining. The indices are read a byte (or 16/32-bit word)
+ * at a time, in loops that vectorise to lane-wise max: the fields of a
+ * word are little-endian bit fields, so each byte holds 8 / bits whole
+ * indices. Positions past the block's volume in the last byte are not
+ * indices and are left out. */
 NGC_INLINE uint32_t max_index_bits(const uint32_t *values, uint32_t volume, const uint32_t bits) {
-  const uint32_t per_word = 32 / bits, mask = bits == 32 ? 0xFFFFFFFFu : (1u << bits) - 1;
-  const uint32_t words = volume / per_word;
+  const uint8_t *b = (const uint8_t *)values;
   uint32_t max = 0;
-  for (uint32_t i = 0; i < words; i++) {
-    const uint32_t word = ngc_load32(&values[i]);
-    for (uint32_t k = 0; k < per_word; k++) {
-      const uint32_t v = bits == 32 ? word : (word >> (k * bits)) & mask;
-      max = v > max ? v : max;
-    }
+  if (bits >= 8) {
+    if (bits == 8)
+      for (uint32_t i = 0; i < volume; i++) max = b[i] > max ? b[i] : max;
+    else if (bits == 16)
+      for (uint32_t i = 0; i < volume; i++) {
+        const uint32_t v = ngc_load16(b + 2 * (size_t)i);
+        max = v > max ? v : max;
+      }
+    else
+      for (uint32_t i = 0; i < volume; i++) {
+        const uint32_t v = ngc_load32(b + 4 * (size_t)i);
+        max = v > max ? v : max;
+      }
+    return max;
   }
-  for (uint32_t pos = words * per_word; pos < volume; pos++) {
+  const uint32_t per_byte = 8 / bits, mask = (1u << bits) - 1;
+  const uint32_t whole = volume / per_byte;
+  if (bits == 1) {
+    uint32_t any = 0;
+    for (uint32_t i = 0; i < whole; i++) any |= b[i];
+    max = any != 0;
+  } else {
+    for (uint32_t i = 0; i < whole; i++)
+      for (uint32_t k = 0; k < per_byte; k++) {
+        const uint32_t v = (b[i] >> (k * bits)) & mask;
+        max = v > max ? v : max;
+      }
+  }
+  for (uint32_t pos = whole * per_byte; pos < volume; pos++) {
     const uint32_t v = index_at(values, pos, bits);
     max = v > max ? v : max;
   }
