@@ -71,7 +71,7 @@ test("the ES module exports exactly the documented API", async () => {
     "InvalidFormatError", "InvalidParameterError", "NgcodecError", "ResourceLimitError", "STATUSES",
     "compressedSegmentation", "decodeCompressedSegmentation", "decodeRaw",
     "encodeCompressedSegmentation", "encodeRaw",
-    "init", "version",
+    "init", "registerZarrita", "version", "zarritaCodec",
   ]);
   // The .d.ts declares each of them.
   const dts = await readFile(new URL("../../pyhost/ngcodec/web/ngcodec.d.ts", import.meta.url), "utf8");

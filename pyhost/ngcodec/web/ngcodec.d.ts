@@ -312,3 +312,70 @@ export const compressedSegmentation: Readonly<{
     options?: ChunkOptions & { preserveMissingLabels?: boolean },
   ): Promise<Uint8Array>;
 }>;
+
+// ---------------------------------------------------------------------------
+// zarr v3 in zarrita.js (docs/ZARR.md): ngcodec.js does not import zarrita;
+// registerZarrita(registry) adds the codec to the registry zarrita exports.
+
+/** A chunk as zarrita.js hands it to codecs: C-order data of `shape`. */
+export interface ZarritaChunk<T extends SegmentationDType = SegmentationDType> {
+  data: TypedArrayFor[T];
+  shape: number[];
+  /** Element strides (C order). */
+  stride: number[];
+}
+
+/** What zarrita passes to fromConfig: the chunk's data type and shape. */
+export interface ZarritaChunkMetadata {
+  dataType: string;
+  shape: readonly number[];
+  codecs?: readonly unknown[];
+  fillValue?: unknown;
+}
+
+/** The configuration of "ngcodec.compressed_segmentation" in zarr.json. */
+export interface ZarrCompressedSegmentationConfiguration {
+  /** The encoding block, (z, y, x); default [8, 8, 8]. */
+  block_shape?: readonly [number, number, number];
+}
+
+/**
+ * The zarr v3 array -> bytes codec "ngcodec.compressed_segmentation" as a
+ * zarrita.js codec. Arrays are uint32 or uint64 with 3 axes (z, y, x) or 4
+ * (c, z, y, x); a chunk's bytes are one Neuroglancer compressed_segmentation
+ * chunk of chunk size (x, y, z), block size block_shape reversed. A bad
+ * configuration, data type or chunk shape is InvalidParameterError (thrown
+ * by fromConfig); decode rejects as decodeCompressedSegmentation does.
+ */
+export class zarritaCodec {
+  /** "ngcodec.compressed_segmentation" */
+  static readonly codecName: "ngcodec.compressed_segmentation";
+  static readonly kind: "array_to_bytes";
+  static fromConfig(
+    configuration: ZarrCompressedSegmentationConfiguration | null | undefined,
+    meta: ZarritaChunkMetadata,
+  ): zarritaCodec;
+  constructor(
+    configuration: ZarrCompressedSegmentationConfiguration | null | undefined,
+    meta: ZarritaChunkMetadata,
+  );
+  readonly kind: "array_to_bytes";
+  /** (z, y, x) */
+  readonly blockShape: [number, number, number];
+  /** A chunk's bytes as a (C-order) chunk of the metadata's shape and type. */
+  decode(bytes: Uint8Array): Promise<ZarritaChunk>;
+  /** A chunk of the metadata's shape (C order) as its bytes. */
+  encode(chunk: ZarritaChunk): Promise<Uint8Array>;
+}
+
+/**
+ * Registers zarritaCodec in zarrita's codec registry under
+ * "ngcodec.compressed_segmentation" (`registerZarrita(zarr.registry)`);
+ * returns the registry.
+ */
+export function registerZarrita<
+  // zarrita's registry (Map<string, () => Promise<CodecEntry>>); its
+  // CodecEntry types codecs as numcodecs' bytes codecs, so the entry is any.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  R extends { set(name: string, entry: () => Promise<any>): unknown },
+>(registry: R): R;

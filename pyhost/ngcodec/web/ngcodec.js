@@ -1004,3 +1004,129 @@ export const compressedSegmentation = Object.freeze({
   readVoxels: csegReadVoxels,
   remap: csegRemap,
 });
+
+// ---------------------------------------------------------------------------
+// zarr v3 in zarrita.js: the array -> bytes codec
+// "ngcodec.compressed_segmentation" of docs/ZARR.md. The codec is a plain
+// class of zarrita's codec interface (fromConfig, kind, encode, decode);
+// nothing here imports zarrita: the caller hands its registry over.
+
+const ZARR_NAME = "ngcodec.compressed_segmentation";
+const ZARR_WHAT = `zarr codec ${ZARR_NAME}`;
+const ZARR_CONFIG_KEYS = ["block_shape"];
+
+// A value of the zarr metadata (JSON) as Python's repr shows it.
+const jsonText = (value) => (value === undefined ? "undefined" : JSON.stringify(value, (_, v) =>
+  (typeof v === "bigint" ? Number(v) : v)));
+
+// C-order element strides of `shape`.
+function cStrides(shape) {
+  const stride = new Array(shape.length);
+  let n = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    stride[i] = n;
+    n *= shape[i];
+  }
+  return stride;
+}
+
+// The codec's geometry from its configuration and zarrita's chunk metadata
+// ({ dataType, shape }): checked as ngcodec.zarr.v3 checks it in Python.
+function zarrGeometry(configuration, meta) {
+  const config = configuration ?? {};
+  if (typeof config !== "object" || Array.isArray(config)) {
+    throw paramError(ZARR_WHAT, `configuration must be an object, got ${jsonText(configuration)}`);
+  }
+  const unknown = Object.keys(config).filter((k) => !ZARR_CONFIG_KEYS.includes(k)).sort();
+  if (unknown.length) {
+    throw paramError(ZARR_WHAT, `unknown configuration keys [${unknown.map((k) => `'${k}'`).join(", ")}]`);
+  }
+  const blockShape = config.block_shape ?? [8, 8, 8];
+  if (!Array.isArray(blockShape) || blockShape.length !== 3 ||
+      !blockShape.every((v) => Number.isInteger(v) && v >= 1 && v < 2 ** 32)) {
+    throw paramError(ZARR_WHAT, `block_shape must be 3 positive integers (z, y, x), got ${jsonText(blockShape)}`);
+  }
+  const dtype = meta?.dataType;
+  if (!CSEG_DTYPES.includes(dtype)) {
+    throw paramError(ZARR_WHAT, `dtype ${dtype} is not supported ` +
+      "(compressed_segmentation holds uint32 or uint64 labels)");
+  }
+  const shape = meta.shape;
+  if (!Array.isArray(shape) || !shape.every((v) => Number.isInteger(v) && v >= 0)) {
+    throw paramError(ZARR_WHAT, `chunk shape must be an array of integers, got ${jsonText(shape)}`);
+  }
+  if (shape.length !== 3 && shape.length !== 4) {
+    throw paramError(ZARR_WHAT, `expected 3 axes (z, y, x) or 4 (c, z, y, x), got ${shape.length} ` +
+      `(shape ${repr(shape)})`);
+  }
+  const [z, y, x] = shape.slice(-3);
+  const [bz, by, bx] = blockShape;
+  return {
+    blockShape: blockShape.slice(),
+    dtype,
+    shape: shape.slice(),
+    stride: cStrides(shape),
+    chunkSize: [x, y, z],
+    blockSize: [bx, by, bz],
+    numChannels: shape.length === 4 ? shape[0] : 1,
+  };
+}
+
+/**
+ * The zarr v3 codec "ngcodec.compressed_segmentation" (docs/ZARR.md) for
+ * zarrita.js: an array -> bytes codec whose chunk bytes are one Neuroglancer
+ * compressed_segmentation chunk. Arrays have 3 axes (z, y, x) or 4
+ * (c, z, y, x); block_shape is (z, y, x). Register it with
+ * registerZarrita(zarr.registry).
+ */
+export class zarritaCodec {
+  static codecName = ZARR_NAME;
+  static kind = "array_to_bytes";
+
+  /** zarrita's constructor: the codec's configuration, the chunk metadata. */
+  static fromConfig(configuration, meta) {
+    return new zarritaCodec(configuration, meta);
+  }
+
+  #geometry;
+
+  constructor(configuration, meta) {
+    this.kind = "array_to_bytes";
+    this.#geometry = zarrGeometry(configuration, meta);
+    this.blockShape = this.#geometry.blockShape.slice();
+  }
+
+  /** A chunk's bytes as { data, shape, stride }: C order, the dtype's TypedArray. */
+  async decode(bytes) {
+    const g = this.#geometry;
+    const data = await decodeCompressedSegmentation(bytes, g.chunkSize, g.dtype, g.blockSize,
+      { numChannels: g.numChannels });
+    return { data, shape: g.shape.slice(), stride: g.stride.slice() };
+  }
+
+  /** { data, shape, stride } (C order, the chunk's shape) as the chunk's bytes. */
+  async encode(chunk) {
+    const g = this.#geometry;
+    const { data, shape, stride } = chunk ?? {};
+    if (shape !== undefined && (shape.length !== g.shape.length || shape.some((v, i) => v !== g.shape[i]))) {
+      throw paramError(ZARR_WHAT, `chunk shape ${repr(shape)} is not the array's chunk shape ${repr(g.shape)}`);
+    }
+    if (stride !== undefined && (stride.length !== g.stride.length || stride.some((v, i) => v !== g.stride[i]))) {
+      throw paramError(ZARR_WHAT, `chunk strides ${repr(stride)} are not C order ${repr(g.stride)}`);
+    }
+    return encodeCompressedSegmentation(data, g.blockSize,
+      { chunkSize: g.chunkSize, numChannels: g.numChannels, dtype: g.dtype });
+  }
+}
+
+/**
+ * Adds zarritaCodec to zarrita's codec registry (`import { registry } from
+ * "zarrita"`) under "ngcodec.compressed_segmentation"; returns the registry.
+ */
+export function registerZarrita(registry) {
+  if (registry === null || typeof registry !== "object" || typeof registry.set !== "function") {
+    throw new TypeError("registerZarrita(registry): expected zarrita's registry (a Map)");
+  }
+  registry.set(ZARR_NAME, async () => zarritaCodec);
+  return registry;
+}
