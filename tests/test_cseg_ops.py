@@ -310,7 +310,8 @@ def test_read_voxels_refuses_bad_arguments():
     args = ((64, 64, 64), "uint64", (8, 8, 8))
     for bad, text in [([[64, 0, 0]], "outside the chunk"), ([[-1, 0, 0]], "outside the chunk"),
                       ([[0.5, 0, 0]], "integers"), ([[0, 0]], "integers"),
-                      ("xyz", "integers")]:
+                      ("xyz", "integers"), ([[0, 1, 2, 3, 4, 5]], "integers"),
+                      (np.zeros((3, 4), int), "integers")]:
         with pytest.raises(ngcodec.InvalidParameterError, match=text):
             cseg.read_voxels(buf, *args, bad)
     with pytest.raises(ngcodec.InvalidParameterError, match="channel"):

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 
 #include "cseg_internal.h"
+#include "simd.h"
 
 /* ------------------------------------------------------------------------ */
 /* Used indices of one block                                                */
@@ -90,8 +91,14 @@ NGC_INLINE uint32_t max_index_bits(const uint32_t *values, uint32_t volume, cons
   const uint8_t *b = (const uint8_t *)values;
   uint32_t max = 0;
   if (bits >= 8) {
-    if (bits == 8)
-      for (uint32_t i = 0; i < volume; i++) max = b[i] > max ? b[i] : max;
+    if (bits == 8) {
+      uint32_t i = 0;
+#ifdef __wasm_simd128__
+      i = volume / 16 * 16;
+      max = max_index_simd(b, i, 8);
+#endif
+      for (; i < volume; i++) max = b[i] > max ? b[i] : max;
+    }
     else if (bits == 16)
       for (uint32_t i = 0; i < volume; i++) {
         const uint32_t v = ngc_load16(b + 2 * (size_t)i);
@@ -106,12 +113,19 @@ NGC_INLINE uint32_t max_index_bits(const uint32_t *values, uint32_t volume, cons
   }
   const uint32_t per_byte = 8 / bits, mask = (1u << bits) - 1;
   const uint32_t whole = volume / per_byte;
+  uint32_t done = 0; /* bytes already looked at */
+#ifdef __wasm_simd128__
+  if (bits != 1) {
+    done = whole / 16 * 16;
+    max = max_index_simd(b, done, bits);
+  }
+#endif
   if (bits == 1) {
     uint32_t any = 0;
     for (uint32_t i = 0; i < whole; i++) any |= b[i];
     max = any != 0;
   } else {
-    for (uint32_t i = 0; i < whole; i++)
+    for (uint32_t i = done; i < whole; i++)
       for (uint32_t k = 0; k < per_byte; k++) {
         const uint32_t v = (b[i] >> (k * bits)) & mask;
         max = v > max ? v : max;
@@ -168,6 +182,30 @@ NGC_INLINE uint32_t count_rows(const uint32_t *values, uint32_t nx, uint32_t ny,
   /* Up to 256 entries: counted without a branch per voxel (segmentation
    * rows change index unpredictably), the used ones listed at the end. */
   uint32_t top = 0;
+  if ((bits == 1 || bits == 2) && nx == bx && ny == by && (nx * ny * nz * bits) % 32 == 0) {
+    /* A whole block of 1- or 2-bit indices (most blocks of a segmentation
+     * chunk): counted a word at a time with popcounts. */
+    const uint32_t words = nx * ny * nz * bits / 32;
+    uint32_t c1 = 0, c2 = 0, c3 = 0;
+    for (uint32_t i = 0; i < words; i++) {
+      const uint32_t v = ngc_load32(&values[i]);
+      if (bits == 1) {
+        c1 += (uint32_t)__builtin_popcount(v);
+      } else {
+        const uint32_t lo = v & 0x55555555u, hi = (v >> 1) & 0x55555555u;
+        c3 += (uint32_t)__builtin_popcount(lo & hi);
+        c2 += (uint32_t)__builtin_popcount(hi & ~lo);
+        c1 += (uint32_t)__builtin_popcount(lo & ~hi);
+      }
+    }
+    cnt[0] += nx * ny * nz - c1 - c2 - c3;
+    cnt[1] += c1;
+    cnt[2] += c2;
+    cnt[3] += c3;
+    for (uint32_t i = 0; i < 4; i++)
+      if (cnt[i]) tch[n++] = (uint16_t)i;
+    return n;
+  }
   const int in_word = per_word % bx == 0;
   const uint32_t row_bits = nx * bits;
   const uint32_t row_mask = row_bits >= 32 ? 0xFFFFFFFFu : (1u << row_bits) - 1;
@@ -184,21 +222,26 @@ NGC_INLINE uint32_t count_rows(const uint32_t *values, uint32_t nx, uint32_t ny,
           top = first > top ? first : top;
           continue;
         }
+        /* Odd voxels count in cnt[256 + index]: runs of one index then
+         * update two counters in turn, not one through the store buffer. */
         for (uint32_t x = 0; x < nx; x++, word >>= bits) {
           const uint32_t index = word & mask;
-          cnt[index]++;
+          cnt[index + ((x & 1) << 8)]++;
           top = index > top ? index : top;
         }
       } else {
         for (uint32_t x = 0; x < nx; x++) {
           const uint32_t index = bits == 8 ? bytes[pos + x] : index_at(values, pos + x, bits);
-          cnt[index]++;
+          cnt[index + ((x & 1) << 8)]++;
           top = index > top ? index : top;
         }
       }
     }
-  for (uint32_t i = 0; i <= top; i++)
+  for (uint32_t i = 0; i <= top; i++) {
+    cnt[i] += cnt[256 + i];
+    cnt[256 + i] = 0;
     if (cnt[i]) tch[n++] = (uint16_t)i;
+  }
   return n;
 }
 

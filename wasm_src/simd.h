@@ -290,6 +290,32 @@ NGC_INLINE void pack_simd(uint32_t *values, const uint32_t *first_seen, const ui
   }
 }
 
+/* ========================================================================== */
+/*                         Compressed-domain operations                       */
+/* ========================================================================== */
+
+/* The largest index in `nbytes` bytes of packed 2-, 4- or 8-bit indices
+ * (cseg_ops.c's max_index): 16 bytes a step, each index moved to a byte
+ * lane by shift and mask, then a lane-wise max; the tail is the caller's. */
+NGC_INLINE uint32_t max_index_simd(const uint8_t *b, uint32_t nbytes, const uint32_t bits) {
+  const v128_t mask = wasm_i8x16_splat((int8_t)((1u << bits) - 1));
+  v128_t m = wasm_i8x16_splat(0);
+  for (uint32_t i = 0; i + 16 <= nbytes; i += 16) {
+    const v128_t v = wasm_v128_load(b + i);
+    if (bits == 8) {
+      m = wasm_u8x16_max(m, v);
+    } else {
+      for (uint32_t k = 0; k < 8; k += bits)
+        m = wasm_u8x16_max(m, wasm_v128_and(wasm_u8x16_shr(v, k), mask));
+    }
+  }
+  uint32_t max = 0;
+  uint8_t lanes[16];
+  wasm_v128_store(lanes, m);
+  for (int k = 0; k < 16; k++) max = lanes[k] > max ? lanes[k] : max;
+  return max;
+}
+
 #endif /* __wasm_simd128__ */
 
 #endif /* NGCODEC_SIMD_H */

@@ -169,14 +169,13 @@ def read_voxels(buf, chunk_size, dtype, block_size, positions, num_channels=1, c
     what = "compressed_segmentation read_voxels"
     call = _prelude(what, buf, chunk_size, dtype, block_size, num_channels, limits)
     channel = _channel(channel, call.chunk.num_channels, what)
-    try:
-        p = np.asarray(positions)
-        if p.dtype.kind not in "ui" and p.size:
-            raise TypeError
-        p = p.reshape(-1, 3) if p.size or p.ndim == 2 else p.reshape(0, 3)
-    except (TypeError, ValueError):
-        raise geo.param_error(what, "positions must be an (N, 3) array of integers (x, y, z)") \
-            from None
+    p = np.asarray(positions)
+    if p.ndim == 1 and p.shape == (3,):
+        p = p[np.newaxis]
+    if p.size == 0 and p.ndim <= 2 and p.shape[-1:] in ((0,), (3,)):
+        p = p.reshape(0, 3).astype(np.int64)
+    if p.ndim != 2 or p.shape[1] != 3 or p.dtype.kind not in "ui":
+        raise geo.param_error(what, "positions must be an (N, 3) array of integers (x, y, z)")
     size = np.array(call.chunk.size, dtype=np.int64)
     outside = (p < 0) | (p >= size)
     if outside.any():
