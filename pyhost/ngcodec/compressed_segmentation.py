@@ -163,15 +163,16 @@ def read_box(buf, chunk_size, dtype, block_size, box, num_channels=1, out=None, 
 
 def read_voxels(buf, chunk_size, dtype, block_size, positions, num_channels=1, channel=0, *,
                 limits=None):
-    """The labels at *positions* (an (N, 3) array of ``(x, y, z)``) of
+    """The labels at *positions* (an (N, 3) array of ``(x, y, z)``, or a
+    flat sequence of 3N coordinates) of
     *channel*, as an array of N values of *dtype*, in one call: each is read
     from its block's packed index and table, no block is decoded."""
     what = "compressed_segmentation read_voxels"
     call = _prelude(what, buf, chunk_size, dtype, block_size, num_channels, limits)
     channel = _channel(channel, call.chunk.num_channels, what)
     p = np.asarray(positions)
-    if p.ndim == 1 and p.shape == (3,):
-        p = p[np.newaxis]
+    if p.ndim == 1 and p.size % 3 == 0:  # flat x, y, z, x, y, z, ... (as in JS)
+        p = p.reshape(-1, 3)
     if p.size == 0 and p.ndim <= 2 and p.shape[-1:] in ((0,), (3,)):
         p = p.reshape(0, 3).astype(np.int64)
     if p.ndim != 2 or p.shape[1] != 3 or p.dtype.kind not in "ui":
