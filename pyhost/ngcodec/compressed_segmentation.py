@@ -170,13 +170,17 @@ def read_voxels(buf, chunk_size, dtype, block_size, positions, num_channels=1, c
     what = "compressed_segmentation read_voxels"
     call = _prelude(what, buf, chunk_size, dtype, block_size, num_channels, limits)
     channel = _channel(channel, call.chunk.num_channels, what)
-    p = np.asarray(positions)
+    wrong = geo.param_error(what, "positions must be an (N, 3) array of integers (x, y, z)")
+    try:
+        p = np.asarray(positions)
+    except ValueError:  # ragged
+        raise wrong from None
     if p.ndim == 1 and p.size % 3 == 0:  # flat x, y, z, x, y, z, ... (as in JS)
         p = p.reshape(-1, 3)
     if p.size == 0 and p.ndim <= 2 and p.shape[-1:] in ((0,), (3,)):
         p = p.reshape(0, 3).astype(np.int64)
     if p.ndim != 2 or p.shape[1] != 3 or p.dtype.kind not in "ui":
-        raise geo.param_error(what, "positions must be an (N, 3) array of integers (x, y, z)")
+        raise wrong
     size = np.array(call.chunk.size, dtype=np.int64)
     outside = (p < 0) | (p >= size)
     if outside.any():
