@@ -669,16 +669,38 @@ static int remap_visit(void *op, uint32_t c, const uint32_t *w, const geometry *
   return NGC_OK;
 }
 
-static int by_start(const void *a, const void *b) {
-  const run *x = a, *y = b;
-  return x->start < y->start ? -1 : x->start > y->start ? 1 : (x->end > y->end) - (x->end < y->end);
+/* LSD radix sort of runs by start, 8 bits a pass, passes in which every
+ * start has the same digit skipped; most chunks list their runs in order
+ * already, and then nothing moves. `tmp` holds n runs. */
+static void sort_runs(run *a, run *tmp, uint32_t n) {
+  uint32_t i = 1;
+  while (i < n && a[i - 1].start <= a[i].start) i++;
+  if (i >= n) return;
+  static uint32_t hist[256];
+  run *from = a, *to = tmp;
+  for (int shift = 0; shift < 32; shift += 8) {
+    memset(hist, 0, sizeof hist);
+    for (i = 0; i < n; i++) hist[(from[i].start >> shift) & 255]++;
+    if (hist[(from[0].start >> shift) & 255] == n) continue;
+    uint32_t sum = 0;
+    for (int d = 0; d < 256; d++) {
+      const uint32_t h = hist[d];
+      hist[d] = sum;
+      sum += h;
+    }
+    for (i = 0; i < n; i++) to[hist[(from[i].start >> shift) & 255]++] = from[i];
+    run *t = from;
+    from = to;
+    to = t;
+  }
+  if (from != a) memcpy(a, from, (size_t)n * sizeof *a);
 }
 
 /* Sorts runs and joins the overlapping ones; returns the new count. For
  * uint64 tables (vw 2), runs that overlap out of step set *clash. */
-static uint32_t join_runs(run *a, uint32_t n, uint32_t vw, int *clash) {
+static uint32_t join_runs(run *a, run *tmp, uint32_t n, uint32_t vw, int *clash) {
   if (n == 0) return 0;
-  qsort(a, n, sizeof *a, by_start);
+  sort_runs(a, tmp, n);
   uint32_t k = 0;
   for (uint32_t i = 1; i < n; i++) {
     if (a[i].start < a[k].end) {
@@ -847,15 +869,21 @@ int ngc_cseg_remap(ngc_chunk *chunk, const void *src, size_t src_size, ngc_mappi
       r.others[r.nothers++] = (run){at, at + 2 * g.num_blocks};
     }
     int clash = 0;
-    r.ntables = join_runs(r.tables, r.ntables, vw, &clash);
-    r.nothers = join_runs(r.others, r.nothers, 1, &clash);
+    run *tmp = malloc(most * sizeof(run));
+    if (tmp == NULL) {
+      status = NGC_ERR_NO_MEMORY;
+    } else {
+      r.ntables = join_runs(r.tables, tmp, r.ntables, vw, &clash);
+      r.nothers = join_runs(r.others, tmp, r.nothers, 1, &clash);
+      free(tmp);
+    }
     /* Both lists are sorted and disjoint: one sweep finds any overlap. */
     for (uint32_t t = 0, o = 0; t < r.ntables && o < r.nothers && !clash;) {
       if (r.tables[t].end <= r.others[o].start) t++;
       else if (r.others[o].end <= r.tables[t].start) o++;
       else clash = 1;
     }
-    if (clash) status = NGC_ERR_TABLE_OVERLAP;
+    if (clash && status == NGC_OK) status = NGC_ERR_TABLE_OVERLAP;
   }
   /* Each entry's new value, looked up once (a memo, so each label once). */
   size_t entries = 0;
