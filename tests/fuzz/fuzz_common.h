@@ -135,20 +135,28 @@ static inline int fuzz_geometry(const uint8_t *data, ngc_chunk *ch, size_t *deco
   return *decoded <= FUZZ_MAX_DECODED;
 }
 
-FUZZ_NO_COVERAGE static int ref_cseg_decode(const ngc_chunk *ch, const uint8_t *src,
-                                            size_t src_size, uint8_t *dst,
-                                            uint32_t *fail_channel,
-                                            uint32_t *fail_block) {
+/*
+ * The reference decoder of the box [lo, hi): every channel's offset and
+ * block headers region are checked, then only the blocks that meet the box
+ * (none if it is empty), in x-fastest order, each whole (padding indices
+ * included); with dst, the box's voxels are written to dst as a
+ * (C, Z, Y, X) array of the box's size.
+ */
+FUZZ_NO_COVERAGE static int ref_cseg_decode_box(const ngc_chunk *ch, const uint32_t lo[3],
+                                                const uint32_t hi[3], const uint8_t *src,
+                                                size_t src_size, uint8_t *dst,
+                                                uint32_t *fail_channel,
+                                                uint32_t *fail_block) {
   const uint64_t vw = ch->value_bytes / 4, nc = ch->num_channels;
-  const uint64_t sx = ch->size[0], sy = ch->size[1], sz = ch->size[2];
   const uint64_t bx = ch->block_size[0], by = ch->block_size[1],
                  bz = ch->block_size[2];
   const uint64_t gx = fuzz_ceil_div(ch->size[0], ch->block_size[0]);
   const uint64_t gy = fuzz_ceil_div(ch->size[1], ch->block_size[1]);
   const uint64_t gz = fuzz_ceil_div(ch->size[2], ch->block_size[2]);
   const uint64_t volume = bx * by * bz, nblocks = gx * gy * gz;
+  const uint64_t wx = hi[0] - lo[0], wy = hi[1] - lo[1], wz = hi[2] - lo[2];
   const size_t label_bytes = 4 * vw;
-  const size_t channel_bytes = sx * sy * sz * label_bytes;
+  const size_t channel_bytes = wx * wy * wz * label_bytes;
   *fail_channel = *fail_block = NGC_NO_PLACE;
   if (src_size % 4 != 0) return NGC_ERR_UNALIGNED;
   const uint64_t n = src_size / 4;
@@ -169,10 +177,11 @@ FUZZ_NO_COVERAGE static int ref_cseg_decode(const ngc_chunk *ch, const uint8_t *
     if (base > n) return NGC_ERR_BAD_CHANNEL_OFFSET;
     const uint64_t cn = n - base;
     if (2 * nblocks > cn) return NGC_ERR_TRUNCATED;
-    uint64_t b = 0;
-    for (uint64_t kz = 0; kz < gz; kz++)
-      for (uint64_t ky = 0; ky < gy; ky++)
-        for (uint64_t kx = 0; kx < gx; kx++, b++) {
+    if (wx == 0 || wy == 0 || wz == 0) continue;
+    for (uint64_t kz = lo[2] / bz; kz < fuzz_ceil_div(hi[2], (uint32_t)bz); kz++)
+      for (uint64_t ky = lo[1] / by; ky < fuzz_ceil_div(hi[1], (uint32_t)by); ky++)
+        for (uint64_t kx = lo[0] / bx; kx < fuzz_ceil_div(hi[0], (uint32_t)bx); kx++) {
+          const uint64_t b = (kz * gy + ky) * gx + kx;
           *fail_block = (uint32_t)b;
           const uint32_t h0 = W(base + 2 * b), vo = W(base + 2 * b + 1);
           const uint32_t bits = h0 >> 24, to = h0 & 0xFFFFFF;
@@ -184,7 +193,7 @@ FUZZ_NO_COVERAGE static int ref_cseg_decode(const ngc_chunk *ch, const uint8_t *
           if (vo > cn || vwords > cn - vo) return NGC_ERR_BAD_VALUES_OFFSET;
           const uint64_t entries = (cn - to) / vw;
           if (bits == 0 && entries == 0) return NGC_ERR_EMPTY_TABLE;
-          uint64_t pos = 0; /* voxel of the full block, x fastest */
+          uint64_t pos = 0;
           for (uint64_t z = kz * bz; z < (kz + 1) * bz; z++)
             for (uint64_t y = ky * by; y < (ky + 1) * by; y++)
               for (uint64_t x = kx * bx; x < (kx + 1) * bx; x++, pos++) {
@@ -195,9 +204,12 @@ FUZZ_NO_COVERAGE static int ref_cseg_decode(const ngc_chunk *ch, const uint8_t *
                   index = (word >> (bit % 32)) & ((1ull << bits) - 1);
                   if (index >= entries) return NGC_ERR_BAD_TABLE_INDEX;
                 }
-                if (dst == NULL || x >= sx || y >= sy || z >= sz)
-                  continue; /* validating only, or a padding voxel */
-                memcpy(dst + c * channel_bytes + ((z * sy + y) * sx + x) * label_bytes,
+                if (dst == NULL || x < lo[0] || x >= hi[0] || y < lo[1] ||
+                    y >= hi[1] || z < lo[2] || z >= hi[2])
+                  continue;
+                memcpy(dst + c * channel_bytes +
+                           (((z - lo[2]) * wy + (y - lo[1])) * wx + (x - lo[0])) *
+                               label_bytes,
                        src + 4 * (base + to + index * vw), label_bytes);
               }
         }
@@ -205,6 +217,14 @@ FUZZ_NO_COVERAGE static int ref_cseg_decode(const ngc_chunk *ch, const uint8_t *
 #undef W
   *fail_channel = *fail_block = NGC_NO_PLACE;
   return NGC_OK;
+}
+
+FUZZ_NO_COVERAGE static int ref_cseg_decode(const ngc_chunk *ch, const uint8_t *src,
+                                            size_t src_size, uint8_t *dst,
+                                            uint32_t *fail_channel,
+                                            uint32_t *fail_block) {
+  const uint32_t lo[3] = {0, 0, 0}; /* the whole chunk */
+  return ref_cseg_decode_box(ch, lo, ch->size, src, src_size, dst, fail_channel, fail_block);
 }
 
 /* First differing byte of two equal-size buffers, or n. */

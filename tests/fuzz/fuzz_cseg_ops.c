@@ -181,82 +181,6 @@ static size_t too_small(size_t need, uint8_t sel) {
    (uint32_t)src[4 * (size_t)(i) + 3] << 24)
 
 /*
- * ref_cseg_decode (fuzz_common.h) restricted to a box: every channel's
- * offset and block headers region are checked, then only the blocks that
- * meet [lo, hi) (none if the box is empty), in x-fastest order, each as
- * ref_cseg_decode checks it; with dst, the box's voxels are written to dst
- * as a (C, Z, Y, X) array of the box's size.
- */
-FUZZ_NO_COVERAGE static int ref_box(const ngc_chunk *ch, const uint32_t lo[3],
-                                    const uint32_t hi[3], const uint8_t *src,
-                                    size_t src_size, uint8_t *dst,
-                                    uint32_t *fail_channel, uint32_t *fail_block) {
-  const uint64_t vw = ch->value_bytes / 4, nc = ch->num_channels;
-  const uint64_t bx = ch->block_size[0], by = ch->block_size[1],
-                 bz = ch->block_size[2];
-  const uint64_t gx = fuzz_ceil_div(ch->size[0], ch->block_size[0]);
-  const uint64_t gy = fuzz_ceil_div(ch->size[1], ch->block_size[1]);
-  const uint64_t gz = fuzz_ceil_div(ch->size[2], ch->block_size[2]);
-  const uint64_t volume = bx * by * bz, nblocks = gx * gy * gz;
-  const uint64_t wx = hi[0] - lo[0], wy = hi[1] - lo[1], wz = hi[2] - lo[2];
-  const size_t label_bytes = 4 * vw;
-  const size_t channel_bytes = wx * wy * wz * label_bytes;
-  *fail_channel = *fail_block = NGC_NO_PLACE;
-  if (src_size % 4 != 0) return NGC_ERR_UNALIGNED;
-  const uint64_t n = src_size / 4;
-  if (n < nc) {
-    *fail_channel = (uint32_t)n;
-    return NGC_ERR_TRUNCATED;
-  }
-  for (uint64_t c = 0; c < nc; c++) {
-    *fail_channel = (uint32_t)c;
-    *fail_block = NGC_NO_PLACE;
-    const uint64_t base = W(c);
-    if (base > n) return NGC_ERR_BAD_CHANNEL_OFFSET;
-    const uint64_t cn = n - base;
-    if (2 * nblocks > cn) return NGC_ERR_TRUNCATED;
-    if (wx == 0 || wy == 0 || wz == 0) continue;
-    for (uint64_t kz = lo[2] / bz; kz < fuzz_ceil_div(hi[2], (uint32_t)bz); kz++)
-      for (uint64_t ky = lo[1] / by; ky < fuzz_ceil_div(hi[1], (uint32_t)by); ky++)
-        for (uint64_t kx = lo[0] / bx; kx < fuzz_ceil_div(hi[0], (uint32_t)bx); kx++) {
-          const uint64_t b = (kz * gy + ky) * gx + kx;
-          *fail_block = (uint32_t)b;
-          const uint32_t h0 = W(base + 2 * b), vo = W(base + 2 * b + 1);
-          const uint32_t bits = h0 >> 24, to = h0 & 0xFFFFFF;
-          if (!(bits == 0 || bits == 1 || bits == 2 || bits == 4 || bits == 8 ||
-                bits == 16 || bits == 32))
-            return NGC_ERR_BAD_BITS;
-          if (to > cn) return NGC_ERR_BAD_TABLE_OFFSET;
-          const uint64_t vwords = (bits * volume + 31) / 32;
-          if (vo > cn || vwords > cn - vo) return NGC_ERR_BAD_VALUES_OFFSET;
-          const uint64_t entries = (cn - to) / vw;
-          if (bits == 0 && entries == 0) return NGC_ERR_EMPTY_TABLE;
-          uint64_t pos = 0;
-          for (uint64_t z = kz * bz; z < (kz + 1) * bz; z++)
-            for (uint64_t y = ky * by; y < (ky + 1) * by; y++)
-              for (uint64_t x = kx * bx; x < (kx + 1) * bx; x++, pos++) {
-                uint64_t index = 0;
-                if (bits != 0) {
-                  const uint64_t bit = pos * bits;
-                  const uint64_t word = W(base + vo + bit / 32);
-                  index = (word >> (bit % 32)) & ((1ull << bits) - 1);
-                  if (index >= entries) return NGC_ERR_BAD_TABLE_INDEX;
-                }
-                if (dst == NULL || x < lo[0] || x >= hi[0] || y < lo[1] ||
-                    y >= hi[1] || z < lo[2] || z >= hi[2])
-                  continue;
-                memcpy(dst + c * channel_bytes +
-                           (((z - lo[2]) * wy + (y - lo[1])) * wx + (x - lo[0])) *
-                               label_bytes,
-                       src + 4 * (base + to + index * vw), label_bytes);
-              }
-        }
-  }
-  *fail_channel = *fail_block = NGC_NO_PLACE;
-  return NGC_OK;
-}
-
-/*
  * What each word of a chunk (that the reference accepts) is for remap:
  * MARK_OTHER for channel offsets, block headers and packed values,
  * MARK_LOW / MARK_HIGH for the low / high word of a table entry that an
@@ -760,7 +684,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const size_t box_bytes = (size_t)nc * (box.hi[0] - box.lo[0]) *
                              (box.hi[1] - box.lo[1]) * (box.hi[2] - box.lo[2]) * vb;
     uint32_t rc, rb;
-    const int want = ref_box(&ch, box.lo, box.hi, src, src_size, NULL, &rc, &rb);
+    const int want = ref_cseg_decode_box(&ch, box.lo, box.hi, src, src_size, NULL, &rc, &rb);
     if (mode == 0)
       CHECK(want == ds && rc == dc && rb == db, "harness: the whole box's "
             "reference says %s at %d %d, decode %s at %d %d", ngc_error_name(want),
@@ -774,7 +698,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (want == NGC_OK) {
       uint8_t *expect_arr = fuzz_alloc(NULL, box_bytes, 0);
       memset(expect_arr, 0x5A, box_bytes);
-      CHECK(ref_box(&ch, box.lo, box.hi, src, src_size, expect_arr, &rc, &rb) ==
+      CHECK(ref_cseg_decode_box(&ch, box.lo, box.hi, src, src_size, expect_arr, &rc, &rb) ==
                 NGC_OK, "reference box");
       size_t d = fuzz_first_diff(dst, expect_arr, box_bytes);
       CHECK(d == box_bytes, "decode_box [%u,%u)x[%u,%u)x[%u,%u): byte %zu of "
@@ -849,7 +773,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       uint32_t rc = NGC_NO_PLACE, rb = NGC_NO_PLACE;
       for (uint32_t i = 0; i < npts && want == NGC_OK; i++) {
         const uint32_t hi[3] = {xyz[3 * i] + 1, xyz[3 * i + 1] + 1, xyz[3 * i + 2] + 1};
-        want = ref_box(&ch, xyz + 3 * i, hi, src, src_size, NULL, &rc, &rb);
+        want = ref_cseg_decode_box(&ch, xyz + 3 * i, hi, src, src_size, NULL, &rc, &rb);
       }
       expect("read_voxels (a refused chunk)", s, &c, &ch, want, rc, rb);
     }
