@@ -50,21 +50,13 @@ def decode(buf, chunk_size, dtype, block_size, num_channels=1, out=None, *, limi
     from the module into it. Raises InvalidFormatError for bad data and
     ResourceLimitError past *limits* (see :class:`ngcodec.Limits`)."""
     what = "compressed_segmentation decode"
-    chunk_size = geo.xyz(chunk_size, "chunk size", 0, what)
-    block_size = geo.xyz(block_size, "block size", 1, what)
-    num_channels = geo.channels(num_channels, what)
-    dtype = geo.little_endian(dtype, DTYPES, what)
-    src = geo.as_bytes(buf, what)
-    src_size = len(src) if type(src) is bytes else src.size
-    x, y, z = chunk_size
-    nbytes = geo.decoded_nbytes(num_channels, chunk_size, dtype.itemsize, what)
-    limits = resolve(limits)
-    runtime.check_memory(limits, nbytes + src_size, what)  # bombs stop here
-    out = geo.output_array(out, (num_channels, z, y, x), dtype, what)
+    call = _prelude(what, buf, chunk_size, dtype, block_size, num_channels, limits,
+                    decoded=True)  # bombs stop here
+    x, y, z = call.chunk.size
+    out = geo.output_array(out, (call.chunk.num_channels, z, y, x), call.dtype, what)
     # One call: the module re-derives and checks the size from the geometry.
-    return runtime.decode("ngc_cseg_decode",
-                          runtime.Chunk(chunk_size, num_channels, dtype.itemsize, block_size),
-                          src, src_size, out, what=what, limits=limits)
+    return runtime.decode("ngc_cseg_decode", call.chunk, call.src, call.src_size, out,
+                          what=what, limits=call.limits)
 
 
 # ---------------------------------------------------------------------------
@@ -83,16 +75,18 @@ class _Call(NamedTuple):
     what: str
 
 
-def _prelude(what, buf, chunk_size, dtype, block_size, num_channels, limits, extra_bytes=0):
+def _prelude(what, buf, chunk_size, dtype, block_size, num_channels, limits, decoded=False):
+    """The arguments of decode and of every question, checked; with
+    *decoded*, the decoded chunk counts against the memory limit too."""
     chunk_size = geo.xyz(chunk_size, "chunk size", 0, what)
     block_size = geo.xyz(block_size, "block size", 1, what)
     num_channels = geo.channels(num_channels, what)
     dtype = geo.little_endian(dtype, DTYPES, what)
     src = geo.as_bytes(buf, what)
     src_size = len(src) if type(src) is bytes else src.size
-    geo.decoded_nbytes(num_channels, chunk_size, dtype.itemsize, what)
+    nbytes = geo.decoded_nbytes(num_channels, chunk_size, dtype.itemsize, what)
     limits = resolve(limits)
-    runtime.check_memory(limits, src_size + extra_bytes, what)
+    runtime.check_memory(limits, src_size + (nbytes if decoded else 0), what)
     return _Call(runtime.Chunk(chunk_size, num_channels, dtype.itemsize, block_size),
                  dtype, src, src_size, limits, what)
 

@@ -22,7 +22,7 @@ import math
 import os
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -31,6 +31,7 @@ from ..errors import InvalidParameterError, NgcodecError
 from ..precomputed.dataset import _read_info
 from ..precomputed.info import InfoExistsError
 from ..precomputed.storage import LocalStorage, is_temporary, open_storage
+from ..precomputed.volume import run_all
 from .inputs import INSTALL, PrecomputedSource, open_source
 from .plan import DEFAULT_MEMORY, downsample_module, make_plan, tiles, unit_shape
 
@@ -207,17 +208,6 @@ def _bar(progress, total, initial, desc):
         return None
     return tqdm(total=total, initial=initial, desc=desc, unit="chunk", file=stream,
                 dynamic_ncols=True, mininterval=0.2, leave=True)
-
-
-def _run_pool(pool, fn, items):
-    futures = [pool.submit(fn, it) for it in items]
-    try:
-        return [f.result() for f in futures]
-    except BaseException:
-        for f in futures:
-            f.cancel()
-        wait(futures)
-        raise
 
 
 def _cast(a, dtype, where):
@@ -401,7 +391,7 @@ class _UnitWriter:
         pshape = unit_shape(shape, self.chunk, self.read_bytes, self.piece_budget, self.order)
         pieces = tiles(shape, pshape, self.order, lo)
         if pool is not None and len(pieces) > 1:
-            _run_pool(pool, lambda p: self._piece(buf, lo, p), pieces)
+            run_all(pool, lambda p: self._piece(buf, lo, p), pieces)
         else:
             for p in pieces:
                 self._piece(buf, lo, p)

@@ -69,6 +69,20 @@ def _pool(threads):
         return pool
 
 
+def run_all(pool, fn, items):
+    """``[fn(item) for item in items]`` on the executor *pool*. At the first
+    error the tasks not started are cancelled, the running ones finished,
+    and the error raised (so no task outlives the call)."""
+    futures = [pool.submit(fn, it) for it in items]
+    try:
+        return [f.result() for f in futures]
+    except BaseException:
+        for f in futures:
+            f.cancel()
+        wait(futures)
+        raise
+
+
 class Volume:
     """One scale of a dataset (see the module's documentation).
 
@@ -238,19 +252,10 @@ class Volume:
         return [items[i:i + n] for i in range(0, len(items), n)]
 
     def _run(self, fn, items):
-        """``[fn(item) for item in items]`` on the threads. At the first
-        error the tasks not started are cancelled, the running ones
-        finished, and the error raised."""
+        """``[fn(item) for item in items]`` on the threads (see run_all)."""
         if self.threads == 1 or len(items) <= 1:
             return [fn(it) for it in items]
-        futures = [_pool(self.threads).submit(fn, it) for it in items]
-        try:
-            return [f.result() for f in futures]
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            wait(futures)
-            raise
+        return run_all(_pool(self.threads), fn, items)
 
     def _missing(self, grid, cid=None):
         """Raises MissingChunkError for the chunk at *grid*, naming its file."""
