@@ -275,3 +275,21 @@ def http_request(base, method, path, headers=None, body=None, chunked=False):
         return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
     finally:
         conn.close()
+
+
+def require_tool(tool):
+    """The path of *tool*; the test fails (never skips) without it."""
+    import shutil
+    path = shutil.which(tool)
+    assert path, f"{tool} is required for the JavaScript tests (see build_scripts/test.sh)"
+    return path
+
+
+def run_checked(cmd, **kwargs):
+    """Runs cmd; on failure the assertion shows its output (the ends of it)."""
+    import subprocess
+    proc = subprocess.run(cmd, capture_output=True, text=True, **kwargs)
+    assert proc.returncode == 0, (
+        f"{' '.join(map(str, cmd))} exited {proc.returncode}\n"
+        f"--- stdout ---\n{proc.stdout[-4000:]}\n--- stderr ---\n{proc.stderr[-6000:]}")
+    return proc

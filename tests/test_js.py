@@ -19,13 +19,12 @@ import http.client
 import importlib.util
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
 from pathlib import Path
 
-from tests import common, spec
+from tests import common
 import compressed_segmentation as cseg
 import numpy as np
 import pytest
@@ -39,20 +38,8 @@ SERVE = DEMO / "serve.py"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
 
-def require(tool: str) -> str:
-    path = shutil.which(tool)
-    assert path, f"{tool} is required for the JavaScript tests (see build_scripts/test.sh)"
-    return path
-
-
-def run(cmd, **kwargs) -> subprocess.CompletedProcess:
-    """Runs cmd; on failure the assertion shows its whole output."""
-    proc = subprocess.run(cmd, capture_output=True, text=True, **kwargs)
-    assert proc.returncode == 0, (
-        f"{' '.join(map(str, cmd))} exited {proc.returncode}\n"
-        f"--- stdout ---\n{proc.stdout}\n--- stderr ---\n{proc.stderr}"
-    )
-    return proc
+require = common.require_tool
+run = common.run_checked
 
 
 @pytest.fixture(scope="module")

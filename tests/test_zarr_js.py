@@ -22,8 +22,6 @@ import http.server
 import json
 import mimetypes
 import os
-import shutil
-import subprocess
 import threading
 import urllib.parse
 from pathlib import Path
@@ -43,18 +41,8 @@ NAME = "ngcodec.compressed_segmentation"
 pytestmark = pytest.mark.node
 
 
-def require(tool: str) -> str:
-    path = shutil.which(tool)
-    assert path, f"{tool} is required for the JavaScript tests (see build_scripts/test.sh)"
-    return path
-
-
-def run(cmd, **kwargs) -> subprocess.CompletedProcess:
-    proc = subprocess.run(cmd, capture_output=True, text=True, **kwargs)
-    assert proc.returncode == 0, (
-        f"{' '.join(map(str, cmd))} exited {proc.returncode}\n"
-        f"--- stdout ---\n{proc.stdout[-4000:]}\n--- stderr ---\n{proc.stderr[-6000:]}")
-    return proc
+require = common.require_tool
+run = common.run_checked
 
 
 @pytest.fixture(scope="module")

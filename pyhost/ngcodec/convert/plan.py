@@ -102,7 +102,7 @@ class Plan:
         shard on sharded scales, chunk-aligned boxes of shape *unit*
         otherwise), in the order they are done."""
         s = self.info["scales"][index]
-        size, chunk, off = s["size"], s["chunk_sizes"][0], s["voxel_offset"]
+        size, off = s["size"], s["voxel_offset"]
         if s.get("sharding") is not None:
             out = []
             for boxes in shard_boxes(s, s["sharding"]).values():

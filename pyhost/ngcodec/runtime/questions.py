@@ -12,7 +12,7 @@ import struct
 
 import numpy as np
 
-from ..errors import CODE, error_for_status
+from ..errors import CODE
 from .pool import run
 
 _BOX = struct.Struct("<6I")  # ngc_box
