@@ -266,16 +266,21 @@ class _NpyFile:
         while k > 0 and (hi[k] - lo[k]) * strides[k] * item < self.MIN_RUN \
                 and shape[k] * strides[k] * item <= self.MAX_WIDEN:
             k -= 1
-        tmp = np.empty((hi[k] - lo[k],) + tuple(shape[k + 1:]), self.dtype)
+        # When the axes after k are whole, each run lands in `out` as it is
+        # read; otherwise a run is read into `tmp` and cropped.
+        whole = all(lo[j] == 0 and hi[j] == shape[j] for j in range(k + 1, nd))
+        tmp = None if whole else np.empty((hi[k] - lo[k],) + tuple(shape[k + 1:]), self.dtype)
         crop = (slice(None),) + tuple(slice(a, b) for a, b in zip(lo[k + 1:], hi[k + 1:]))
-        want = tmp.nbytes
         for idx in itertools.product(*(range(a, b) for a, b in zip(lo[:k], hi[:k]))):
             pos = sum(i * s for i, s in zip(idx, strides)) + lo[k] * strides[k]
-            got = os.preadv(self.fd, [tmp], self.offset + pos * item)
-            if got != want:
+            at = tuple(i - a for i, a in zip(idx, lo[:k]))
+            into = out[at] if whole else tmp
+            got = os.preadv(self.fd, [into], self.offset + pos * item)
+            if got != into.nbytes:
                 raise InvalidParameterError(f"{self.path}: the file is shorter than its header "
                                             "says")
-            out[tuple(i - a for i, a in zip(idx, lo[:k]))] = tmp[crop]
+            if not whole:
+                out[at] = tmp[crop]
         return out
 
 

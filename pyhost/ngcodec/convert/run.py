@@ -362,17 +362,25 @@ class _UnitWriter:
             self.read_bytes = C * max(src.dtype.itemsize, dtype.itemsize)
         self.order = plan.order if index == 0 else (2, 1, 0)
         self.piece_budget = max(1, memory // (4 * jobs))
+        if index == 0 and src.description.get("kind") in ("npy", "array"):
+            # One read a unit: a .npy box is one preadv, an array a view, and
+            # the unit then goes to the encoders without another copy.
+            self.piece_budget = max(1, memory // 4)
 
     def nchunks(self, lo, hi):
         return math.prod(-(-(b - a) // c) for a, b, c in zip(lo, hi, self.chunk))
 
     def _piece(self, buf, lo, p):
+        """Fills piece *p* of the unit at *lo* into *buf*, or returns it as
+        a (C, Z, Y, X) array (any layout) when *buf* is None."""
         plan, f = self.plan, getattr(self, "f", None)
         plo, phi = p
         where = tuple(slice(a - u, b - u) for a, b, u in zip(plo, phi, lo))[::-1]
         if self.index == 0:
-            a = self.src.read(plo, phi)
-            buf[(slice(None),) + where] = _cast(a, plan.dtype, self.src.where)
+            a = _cast(self.src.read(plo, phi), plan.dtype, self.src.where)
+            if buf is None:
+                return a
+            buf[(slice(None),) + where] = a
             return
         rlo = [a * k + o for a, k, o in zip(plo, f, self.prev_off)]
         rhi = [min(b * k, n) + o for b, k, n, o in zip(phi, f, self.prev_size, self.prev_off)]
@@ -381,23 +389,30 @@ class _UnitWriter:
         want = (plan.num_channels,) + tuple(b - a for a, b in zip(plo, phi))[::-1]
         if d.shape != want:
             raise AssertionError(f"downsample gave {d.shape}, expected {want}")
+        if buf is None:
+            return d
         buf[(slice(None),) + where] = d
 
     def write(self, lo, hi, pool=None):
         """Fills the unit [lo, hi) (relative to the scale's offset) in
-        pieces (on *pool* when given) and writes it; returns its bytes."""
+        pieces (on *pool* when given) and writes it; returns its bytes. A
+        unit of one piece goes to the encoders as it was read or
+        downsampled (each chunk's encode copies its part once)."""
         shape = tuple(b - a for a, b in zip(lo, hi))
-        buf = np.empty((self.plan.num_channels,) + shape[::-1], self.plan.dtype)
         pshape = unit_shape(shape, self.chunk, self.read_bytes, self.piece_budget, self.order)
         pieces = tiles(shape, pshape, self.order, lo)
-        if pool is not None and len(pieces) > 1:
-            run_all(pool, lambda p: self._piece(buf, lo, p), pieces)
+        if len(pieces) == 1:
+            buf = self._piece(None, lo, pieces[0])
         else:
-            for p in pieces:
-                self._piece(buf, lo, p)
+            buf = np.empty((self.plan.num_channels,) + shape[::-1], self.plan.dtype)
+            if pool is not None:
+                run_all(pool, lambda p: self._piece(buf, lo, p), pieces)
+            else:
+                for p in pieces:
+                    self._piece(buf, lo, p)
         self.vol.write([a + o for a, o in zip(lo, self.off)],
                        [b + o for b, o in zip(hi, self.off)], buf.T)
-        return buf.nbytes
+        return buf.size * self.plan.dtype.itemsize
 
 
 # Per worker process: the last scale's writer (opening the dataset and the
