@@ -27,6 +27,6 @@ emcc -O3 -DNDEBUG -flto -msimd128 -mbulk-memory \
   -sTOTAL_STACK=256KB -Wl,--stack-first \
   -sEXPORTED_FUNCTIONS="$exports" \
   -Wall -Wextra -Werror \
-  ngcodec.c raw.c cseg_decode.c cseg_encode.c cseg_ops.c downsample.c -o "$tmp/ngcodec.wasm"
+  ngcodec.c raw.c cseg_decode.c cseg_encode.c cseg_scan.c cseg_ops.c cseg_remap.c downsample.c -o "$tmp/ngcodec.wasm"
 cp "$tmp/ngcodec.wasm" "$out"
 echo "built $out ($(wc -c < "$out") bytes, sha256 $(sha256sum "$out" | cut -c1-16))"

@@ -295,7 +295,7 @@ NGC_INLINE void pack_simd(uint32_t *values, const uint32_t *first_seen, const ui
 /* ========================================================================== */
 
 /* The largest index in `nbytes` bytes of packed 2-, 4- or 8-bit indices
- * (cseg_ops.c's max_index): 16 bytes a step, each index moved to a byte
+ * (cseg_scan.c's max_index): 16 bytes a step, each index moved to a byte
  * lane by shift and mask, then a lane-wise max; the tail is the caller's. */
 NGC_INLINE uint32_t max_index_simd(const uint8_t *b, uint32_t nbytes, const uint32_t bits) {
   const v128_t mask = wasm_i8x16_splat((int8_t)((1u << bits) - 1));
