@@ -4,8 +4,9 @@ arguments in, runs one export and copies the answer out, as
 :func:`ngcodec.runtime.decode` does for a whole chunk.
 
 Arguments travel in the call's input buffer after the chunk itself:
-``[chunk, padded to 8][uint64 arrays][struct]``; answers come back in the
-output buffer. The structs are those of ngcodec.h.
+``[chunk, padded to 8][arrays][struct]``, the struct holding the arrays'
+pointers first; answers come back in the output buffer. The structs are
+those of ngcodec.h.
 """
 
 import struct
@@ -15,11 +16,11 @@ import numpy as np
 from ..errors import CODE
 from .pool import run
 
+_NOTHING = struct.Struct("")  # a call that takes no struct
 _BOX = struct.Struct("<6I")  # ngc_box
 _POINTS = struct.Struct("<3I")  # ngc_points: xyz, count, channel
 _LABELS = struct.Struct("<2I")  # ngc_labels: labels, count
 _MAPPING = struct.Struct("<4IQ")  # ngc_mapping: keys, values, count, flags, missing
-_U64 = np.dtype("<u8")
 _COUNT = np.dtype([("label", "<u8"), ("count", "<u8")])  # ngc_label_count
 
 _TOO_SMALL = CODE["NGC_ERR_DST_TOO_SMALL"]
@@ -32,19 +33,23 @@ def _fail(inst, status, what, chunk, used):
 
 
 def _args(inst, src, src_size, arrays, tail, dst_size):
-    """Copies the chunk, then each uint64 array, then the *tail* bytes into
-    the input buffer; returns (src_ptr, [array pointers], tail_ptr, dst_ptr)."""
+    """Copies the chunk, then each array, then the struct *tail* = (a
+    struct.Struct, its fields after the arrays' pointers) packed with those
+    pointers first, into the input buffer; returns (src_ptr, struct_ptr,
+    dst_ptr)."""
+    struct_, fields = tail
     pos = -(-src_size // 8) * 8
     offsets = []
     for a in arrays:
         offsets.append(pos)
         pos += a.nbytes
-    s, d = inst.buffers(pos + len(tail), dst_size)
+    s, d = inst.buffers(pos + struct_.size, dst_size)
     inst.write(s, src, src_size)
     for a, off in zip(arrays, offsets):
         inst.write(s + off, a, a.nbytes)
-    inst.write(s + pos, tail, len(tail))
-    return s, [s + off for off in offsets], s + pos, d
+    packed = struct_.pack(*(s + off for off in offsets), *fields)
+    inst.write(s + pos, packed, len(packed))
+    return s, s + pos, d
 
 
 def decode_box(chunk, box, src, src_size, out, *, what, limits):
@@ -54,7 +59,7 @@ def decode_box(chunk, box, src, src_size, out, *, what, limits):
     def body(inst):
         used = inst.used
         inst.set_chunk(chunk)
-        s, _, b, d = _args(inst, src, src_size, (), _BOX.pack(*box[0], *box[1]), nbytes)
+        s, b, d = _args(inst, src, src_size, (), (_BOX, (*box[0], *box[1])), nbytes)
         status = inst.call("ngc_cseg_decode_box", inst.chunk_ptr, b, s, src_size, d, nbytes)
         if status < 0:
             _fail(inst, status, what, chunk, used)
@@ -72,8 +77,8 @@ def read_voxels(chunk, points, channel, src, src_size, out, *, what, limits):
     def body(inst):
         used = inst.used
         inst.set_chunk(chunk)
-        s, (pp,), t, d = _args(inst, src, src_size, (points,), b"\0" * _POINTS.size, nbytes)
-        inst.write(t, _POINTS.pack(pp, len(points), channel), _POINTS.size)
+        s, t, d = _args(inst, src, src_size, (points,), (_POINTS, (len(points), channel)),
+                        nbytes)
         status = inst.call("ngc_cseg_read_voxels", inst.chunk_ptr, t, s, src_size, d, nbytes)
         if status < 0:
             _fail(inst, status, what, chunk, used)
@@ -93,7 +98,7 @@ def label_counts(chunk, src, src_size, *, what, limits, capacity=4096):
         inst.set_chunk(chunk)
         while True:
             dst_size = capacity * _COUNT.itemsize + 4 * channels
-            s, _, _, d = _args(inst, src, src_size, (), b"", dst_size)
+            s, _, d = _args(inst, src, src_size, (), (_NOTHING, ()), dst_size)
             ends_ptr = d + capacity * _COUNT.itemsize
             status = inst.call("ngc_cseg_label_counts", inst.chunk_ptr, s, src_size, d,
                                capacity, ends_ptr, inst.ret_ptr)
@@ -122,8 +127,7 @@ def contains(chunk, src, src_size, labels, *, what, limits):
     def body(inst):
         used = inst.used
         inst.set_chunk(chunk)
-        s, (lp,), t, d = _args(inst, src, src_size, (labels,), b"\0" * _LABELS.size, channels)
-        inst.write(t, _LABELS.pack(lp, labels.size), _LABELS.size)
+        s, t, d = _args(inst, src, src_size, (labels,), (_LABELS, (labels.size,)), channels)
         status = inst.call("ngc_cseg_contains", inst.chunk_ptr, s, src_size, t, d)
         if status < 0:
             _fail(inst, status, what, chunk, used)
@@ -141,8 +145,7 @@ def mask(chunk, src, src_size, labels, out, *, what, limits):
     def body(inst):
         used = inst.used
         inst.set_chunk(chunk)
-        s, (lp,), t, d = _args(inst, src, src_size, (labels,), b"\0" * _LABELS.size, nbytes)
-        inst.write(t, _LABELS.pack(lp, labels.size), _LABELS.size)
+        s, t, d = _args(inst, src, src_size, (labels,), (_LABELS, (labels.size,)), nbytes)
         status = inst.call("ngc_cseg_mask", inst.chunk_ptr, s, src_size, t, d, nbytes)
         if status < 0:
             _fail(inst, status, what, chunk, used)
@@ -160,9 +163,8 @@ def remap(chunk, src, src_size, keys, values, preserve, *, what, limits, mutable
     def body(inst):
         used = inst.used
         inst.set_chunk(chunk)
-        s, (kp, vp), t, d = _args(inst, src, src_size, (keys, values),
-                                  b"\0" * _MAPPING.size, src_size)
-        inst.write(t, _MAPPING.pack(kp, vp, keys.size, int(preserve), 0), _MAPPING.size)
+        s, t, d = _args(inst, src, src_size, (keys, values),
+                        (_MAPPING, (keys.size, int(preserve), 0)), src_size)
         status = inst.call("ngc_cseg_remap", inst.chunk_ptr, s, src_size, t, d, src_size)
         if status == _NOT_MAPPED:
             label = inst.read_u64(t + _MAPPING.size - 8)
