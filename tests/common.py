@@ -293,3 +293,12 @@ def run_checked(cmd, **kwargs):
         f"{' '.join(map(str, cmd))} exited {proc.returncode}\n"
         f"--- stdout ---\n{proc.stdout[-4000:]}\n--- stderr ---\n{proc.stderr[-6000:]}")
     return proc
+
+
+def run_script(script, *args, timeout=600):
+    """``python script args...`` from the repository root, output captured
+    (the benchmarks' quick runs)."""
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, str(script), *args], capture_output=True,
+                          text=True, encoding="utf-8", timeout=timeout, cwd=REPO)

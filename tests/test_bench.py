@@ -3,11 +3,10 @@
 No timing is asserted here: targets are for the benchmark's table.
 """
 
-import subprocess
-import sys
 
 import pytest
 
+from tests import common
 from tests.common import REPO
 
 pytestmark = [pytest.mark.slow, pytest.mark.node]
@@ -17,8 +16,7 @@ RESULTS = ("PASS", "FAIL", "—")
 
 
 def run(*args, timeout=600):
-    return subprocess.run([sys.executable, str(BENCH), *args], capture_output=True,
-                          text=True, encoding="utf-8", timeout=timeout, cwd=REPO)
+    return common.run_script(BENCH, *args, timeout=timeout)
 
 
 def test_bench_quick_prints_every_row(tmp_path):

@@ -5,11 +5,10 @@ scale 0 (any implementation), or Dask outputs that differ between 1 and 2
 workers, make the benchmark exit 1, which fails this test.
 """
 
-import subprocess
-import sys
 
 import pytest
 
+from tests import common
 from tests.common import REPO
 
 pytestmark = pytest.mark.slow
@@ -30,10 +29,7 @@ def _rows(text):
 
 def test_bench_convert_quick_prints_its_tables(tmp_path):
     md = tmp_path / "convert.md"
-    proc = subprocess.run([sys.executable, str(BENCH), "--quick", "--markdown", str(md),
-                           "--tmp", str(tmp_path)],
-                          capture_output=True, text=True, encoding="utf-8", timeout=600,
-                          cwd=REPO)
+    proc = common.run_script(BENCH, "--quick", "--markdown", md, "--tmp", tmp_path)
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert "WRONG DATA" not in proc.stderr
 

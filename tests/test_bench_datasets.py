@@ -4,11 +4,10 @@ No timing is asserted here: targets are for the benchmark's table. A wrong
 read or write makes the benchmark exit 1, which fails this test.
 """
 
-import subprocess
-import sys
 
 import pytest
 
+from tests import common
 from tests.common import REPO
 
 pytestmark = pytest.mark.slow
@@ -21,10 +20,8 @@ OPS = ("read", "boxes", "write")
 
 def test_bench_datasets_quick_prints_every_row(tmp_path):
     md = tmp_path / "datasets.md"
-    proc = subprocess.run([sys.executable, str(BENCH), "--quick", "--markdown", str(md),
-                           "--tmp", str(tmp_path)],
-                          capture_output=True, text=True, encoding="utf-8", timeout=300,
-                          cwd=REPO)
+    proc = common.run_script(BENCH, "--quick", "--markdown", md, "--tmp", tmp_path,
+                             timeout=300)
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert "WRONG DATA" not in proc.stderr
 

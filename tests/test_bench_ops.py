@@ -6,14 +6,11 @@ answer from either library makes the benchmark exit 1, which fails this
 test.
 """
 
-import subprocess
-import sys
 
 import pytest
 
+from tests import common
 from tests.common import REPO
-
-pytest.importorskip("compressed_segmentation")
 
 pytestmark = pytest.mark.slow
 
@@ -21,8 +18,7 @@ BENCH = REPO / "bench" / "bench_ops.py"
 
 
 def run(*args, timeout=600):
-    return subprocess.run([sys.executable, str(BENCH), *args], capture_output=True,
-                          text=True, encoding="utf-8", timeout=timeout, cwd=REPO)
+    return common.run_script(BENCH, *args, timeout=timeout)
 
 
 def test_bench_ops_quick_prints_every_row(tmp_path):

@@ -132,7 +132,7 @@ def test_npy_uint8_image_sharded_axes_zyx(tmp_path):
 
 
 def test_tiff_stack(tmp_path):
-    tifffile = pytest.importorskip("tifffile")
+    import tifffile
     a = image(seed=1, dtype="uint16")
     tifffile.imwrite(tmp_path / "stack.tif", np.ascontiguousarray(a.T))  # pages = z
     ngcodec.convert(str(tmp_path / "stack.tif"), str(tmp_path / "out"), chunk_size=(16, 16, 8),
@@ -142,7 +142,7 @@ def test_tiff_stack(tmp_path):
 
 
 def test_tiff_folder(tmp_path):
-    tifffile = pytest.importorskip("tifffile")
+    import tifffile
     a = labels("uint32", seed=2)
     (tmp_path / "slices").mkdir()
     for z in range(a.shape[2]):  # natural order: 2 before 10
@@ -154,7 +154,7 @@ def test_tiff_folder(tmp_path):
 
 
 def test_nifti(tmp_path):
-    nibabel = pytest.importorskip("nibabel")
+    import nibabel
     a = labels("uint32", seed=3)
     img = nibabel.Nifti1Image(a, np.diag([0.008, 0.008, 0.04, 1]))
     img.header.set_xyzt_units("mm")
@@ -166,7 +166,7 @@ def test_nifti(tmp_path):
 
 @pytest.mark.parametrize("zarr_format", [2, 3])
 def test_zarr(tmp_path, zarr_format):
-    zarr = pytest.importorskip("zarr")
+    import zarr
     a = np.stack([labels("uint64", seed=4), labels("uint64", seed=5)], axis=-1)  # 2 channels
     z = zarr.create_array(str(tmp_path / "in.zarr"), shape=a.T.shape, chunks=(1, 10, 16, 16),
                           dtype="uint64", zarr_format=zarr_format)
