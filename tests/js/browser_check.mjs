@@ -7,7 +7,7 @@
 // slice (data-ready="1", data-z), and reads the centre pixel of every voxel.
 // Prints one JSON object: {width, height, stats, slices: {z: [[r,g,b], ...]}}
 // with voxels in (y, x) order, x fastest. Exits non-zero on any page error.
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 
 const [url, screenshot, userDataDir, zList] = process.argv.slice(2);
 if (!zList) {
@@ -15,13 +15,7 @@ if (!zList) {
   process.exit(2);
 }
 
-const context = await chromium.launchPersistentContext(userDataDir, {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-  ],
+const context = await launchChromium(userDataDir, {
   viewport: { width: 900, height: 800 },
 });
 const problems = [];

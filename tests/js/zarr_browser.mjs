@@ -3,7 +3,7 @@
 // (not a node --test file). Exits non-zero on any page error.
 //
 //   node zarr_browser.mjs URL USER_DATA_DIR
-import { chromium } from "playwright-core";
+import { launchChromium } from "./chromium.mjs";
 
 const [url, userDataDir] = process.argv.slice(2);
 if (!userDataDir) {
@@ -11,14 +11,7 @@ if (!userDataDir) {
   process.exit(2);
 }
 
-const context = await chromium.launchPersistentContext(userDataDir, {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-  ],
-});
+const context = await launchChromium(userDataDir);
 const problems = [];
 try {
   const page = context.pages()[0] ?? (await context.newPage());
