@@ -564,12 +564,12 @@ class Volume:
         self._check_box(lower, upper)
         return lower, upper
 
-    def _ask(self, box, question):
+    def _ask(self, lower, upper, question):
         """``question(data, grid, cid, part)`` for every stored chunk that
-        meets *box* (part: None when the box covers the chunk whole), on the
-        threads; absent chunks are skipped (``missing="error"`` raises).
-        Returns the answers."""
-        lower, upper = self._question_box(box)
+        meets the box (part: None when the box covers the chunk whole), on
+        the threads. Returns ``(answers, absent)``: *absent* counts the
+        chunks of the box that are not stored (``missing="error"`` raises
+        instead)."""
         grids = self._chunks(lower, upper)
         answers = []
 
@@ -592,7 +592,7 @@ class Volume:
                 for g, c in batch:
                     ask(g, self._unpack(g, c, found.pop(c, None)), c)
             self._run(task, self._shard_tasks(list(zip(grids, self._cids(grids)))))
-        return answers
+        return answers, len(grids) - len(answers)
 
     def labels(self, box=None):
         """The sorted unique labels of each channel in *box* (``(lower,
@@ -602,20 +602,16 @@ class Volume:
         the blocks the box meets. Absent chunks count as label 0 only when
         ``missing="zero"`` and the box meets one."""
         lower, upper = self._question_box(box)
-        found = [[] for _ in range(self.num_channels)]
-        seen = []
 
         def question(data, grid, cid, part):
-            seen.append(grid)
             return self.codec.labels(data, self._scale.chunk_shape(grid),
                                      self._what(grid, cid), part)
 
-        for per_channel in self._ask((lower, upper), question):
-            for c, labels in enumerate(per_channel):
-                found[c].append(labels)
-        if len(seen) < len(self._chunks(lower, upper)):  # absent chunks read as 0
-            for c in range(self.num_channels):
-                found[c].append(np.zeros(1, self.dtype))
+        answers, absent = self._ask(lower, upper, question)
+        found = [[a[c] for a in answers] for c in range(self.num_channels)]
+        if absent:  # absent chunks read as 0
+            for f in found:
+                f.append(np.zeros(1, self.dtype))
         return [np.unique(np.concatenate(f)) if f else np.zeros(0, self.dtype) for f in found]
 
     def contains(self, label, box=None):
@@ -625,19 +621,13 @@ class Volume:
         what = f"scale {self.key!r} contains"
         wanted = label_set(label, self.dtype, what).astype(self.dtype)
         lower, upper = self._question_box(box)
-        if wanted.size and wanted[0] == 0 and self.missing == "zero":
-            absent = []
-        else:
-            absent = None
 
         def question(data, grid, cid, part):
-            if absent is not None:
-                absent.append(grid)
             return self.codec.contains(data, self._scale.chunk_shape(grid), wanted,
                                        self._what(grid, cid), part)
 
-        answers = self._ask((lower, upper), question)
-        if absent is not None and len(absent) < len(self._chunks(lower, upper)):
+        answers, absent = self._ask(lower, upper, question)
+        if absent and wanted.size and wanted[0] == 0:
             return True  # an absent chunk reads as 0
         return any(answers)
 
@@ -672,7 +662,8 @@ class Volume:
                     data, self._scale.chunk_shape(grid), self._what(grid, cid)))
                 return labels[~np.isin(labels, keys)]
 
-            missing = np.concatenate([np.zeros(0, self.dtype)] + self._ask(None, lacking))
+            missing = np.concatenate([np.zeros(0, self.dtype)] +
+                                     self._ask(*self.bounds, lacking)[0])
             if missing.size:
                 raise not_mapped(f"{what} (in place: nothing written)", int(missing.min()))
 
