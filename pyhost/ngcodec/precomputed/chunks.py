@@ -80,20 +80,23 @@ class ChunkCodec:
         except NgcodecError as e:
             raise type(e)(f"{what}: {e}", e.status, e.status_name) from e
 
+    def _voxels(self, data, shape, what, part):
+        """The chunk's (C, Z, Y, X) voxels, or those of its *part*: for
+        compressed_segmentation only the blocks the part meets are decoded."""
+        if part is None:
+            return self.decode(data, shape, what=what)
+        if self.encoding == "compressed_segmentation":
+            return self._call(what, compressed_segmentation.read_box, data, shape, self.dtype,
+                              self.block_size, _box_of(part), self.num_channels)
+        return self.decode(data, shape, what=what)[part]
+
     def labels(self, data, shape, what="chunk", part=None):
         """The sorted unique labels of each channel (a list of arrays) of
         the chunk, or of its *part* (slices, (C, Z, Y, X) order)."""
-        if self.encoding == "compressed_segmentation":
-            args = (data, shape, self.dtype, self.block_size)
-            if part is None:
-                return self._call(what, compressed_segmentation.labels, *args,
-                                  self.num_channels)
-            a = self._call(what, compressed_segmentation.read_box, *args, _box_of(part),
-                           self.num_channels)
-        else:
-            a = self.decode(data, shape, what=what)
-            a = a if part is None else a[part]
-        return [np.unique(c) for c in a]
+        if self.encoding == "compressed_segmentation" and part is None:
+            return self._call(what, compressed_segmentation.labels, data, shape, self.dtype,
+                              self.block_size, self.num_channels)
+        return [np.unique(c) for c in self._voxels(data, shape, what, part)]
 
     def contains(self, data, shape, wanted, what="chunk", part=None):
         """Whether a voxel of the chunk (or of its *part*) holds a label of
@@ -101,13 +104,7 @@ class ChunkCodec:
         if self.encoding == "compressed_segmentation" and part is None:
             return self._call(what, compressed_segmentation.contains, data, shape, self.dtype,
                               self.block_size, wanted, self.num_channels)
-        if part is not None and self.encoding == "compressed_segmentation":
-            a = self._call(what, compressed_segmentation.read_box, data, shape, self.dtype,
-                           self.block_size, _box_of(part), self.num_channels)
-        else:
-            a = self.decode(data, shape, what=what)
-            a = a if part is None else a[part]
-        return bool(np.isin(a, wanted).any())
+        return bool(np.isin(self._voxels(data, shape, what, part), wanted).any())
 
     def remap(self, data, shape, mapping, preserve_missing_labels=False, what="chunk"):
         """The chunk's bytes with *mapping* (sorted uint64 ``(keys, values)``)
