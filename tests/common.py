@@ -302,3 +302,20 @@ def run_script(script, *args, timeout=600):
     import sys
     return subprocess.run([sys.executable, str(script), *args], capture_output=True,
                           text=True, encoding="utf-8", timeout=timeout, cwd=REPO)
+
+
+def jpeg_frame_kind(buf):
+    """"baseline" or "progressive": the start-of-frame marker of a JPEG
+    (walked segment by segment from SOI; SOF0/SOF1 baseline, SOF2 progressive)."""
+    assert buf[:2] == b"\xff\xd8", "not a JPEG"
+    i = 2
+    while i + 4 <= len(buf):
+        assert buf[i] == 0xFF, f"no marker at byte {i}"
+        marker = buf[i + 1]
+        if marker in (0xC0, 0xC1):
+            return "baseline"
+        if marker == 0xC2:
+            return "progressive"
+        assert marker != 0xDA, "scan data before a start-of-frame marker"
+        i += 2 + int.from_bytes(buf[i + 2:i + 4], "big")
+    raise AssertionError("no start-of-frame marker")

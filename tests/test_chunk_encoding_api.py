@@ -313,6 +313,25 @@ def test_jpeg_quality_changes_the_output():
     assert len(low) < len(high)
 
 
+def test_jpeg_progressive_option():
+    """Progressive with optimized tables by default (the reference's bytes);
+    jpeg_progressive=False (through get_encoder too) gives baseline, which
+    the reference decodes to the pixels we decode."""
+    from tests.common import jpeg_frame_kind
+    chunk = _smooth_chunk(3)
+    default = ours.JpegChunkEncoder("uint8", 3, 90).encode(chunk)
+    assert jpeg_frame_kind(default) == "progressive"
+    assert default == upstream.JpegChunkEncoder("uint8", 3, 90).encode(chunk)
+    info = {"data_type": "uint8", "num_channels": 3}
+    enc = ours.get_encoder(info, {"encoding": "jpeg"},
+                           {"jpeg_quality": 90, "jpeg_progressive": False})
+    base = enc.encode(chunk)
+    assert jpeg_frame_kind(base) == "baseline" and base != default
+    ref = upstream.JpegChunkEncoder("uint8", 3, 90)
+    assert np.array_equal(enc.decode(base, (64, 11, 50)), ref.decode(base, (64, 11, 50)))
+    assert np.abs(enc.decode(base, (64, 11, 50)).astype(int) - chunk).mean() < 2
+
+
 def test_jpeg_invalid_data():
     encoder = ours.JpegChunkEncoder("uint8", 1)
     encoder_3ch = ours.JpegChunkEncoder("uint8", 3)

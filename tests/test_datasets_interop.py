@@ -171,6 +171,27 @@ def test_tensorstore_jpeg(tmp_path):
     assert np.abs(ours.astype(int) - theirs).max() <= 1
 
 
+def test_ngcodec_jpeg_is_baseline_and_tensorstore_reads_it(tmp_path):
+    """Datasets are written as baseline JPEG (docs/DATASETS.md); tensorstore
+    decodes ngcodec's JPEG chunks to what ngcodec decodes."""
+    x, y, z = np.meshgrid(*(np.arange(n) for n in SIZE), indexing="ij")
+    ref = np.stack([(x * 3 + y * 2 + z) % 256, (x + 5 * z) % 256, y * 4 % 256],
+                   -1).astype(np.uint8)
+    info = {"@type": "neuroglancer_multiscale_volume", "type": "image", "data_type": "uint8",
+            "num_channels": 3, "scales": [{"key": "s0", "size": list(SIZE),
+                                           "resolution": [4, 4, 40],
+                                           "voxel_offset": list(OFFSET),
+                                           "chunk_sizes": [list(CHUNK)], "encoding": "jpeg"}]}
+    ngp.create(tmp_path, info).scale(0)[...] = ref
+    files = [p for p in (tmp_path / "s0").iterdir()]
+    assert files and all(common.jpeg_frame_kind(p.read_bytes()) == "baseline" for p in files)
+    ours = ngp.open(tmp_path)[...]
+    assert np.abs(ours.astype(int) - ref).mean() < 3
+    theirs = ts.open({"driver": "neuroglancer_precomputed",
+                      "kvstore": f"file://{tmp_path}/"}).result().read().result()
+    assert np.array_equal(np.asarray(theirs), ours)
+
+
 # ------------------------------------------------------------ cloud-volume
 
 CV_KINDS = [("raw", "uint32", 2), ("compressed_segmentation", "uint64", 1),

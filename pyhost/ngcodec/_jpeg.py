@@ -10,7 +10,11 @@ from .errors import InvalidFormatError
 _MODES = {1: "L", 3: "RGB"}
 
 
-def encode_chunk(chunk, quality, plane):
+def encode_chunk(chunk, quality, plane, progressive=True):
+    """*progressive*: progressive with optimized Huffman tables, as
+    neuroglancer-scripts writes; otherwise baseline with the standard
+    tables, as tensorstore (libjpeg's defaults) writes (docs/DATASETS.md
+    says what each costs)."""
     import PIL.Image
 
     c, z, y, x = chunk.shape
@@ -20,7 +24,8 @@ def encode_chunk(chunk, quality, plane):
     out = io.BytesIO()
     # No chroma subsampling: it smears colours across odd-sized chunk edges.
     PIL.Image.fromarray(image).save(out, format="jpeg", quality=quality,
-                                    optimize=True, progressive=True, subsampling=0)
+                                    optimize=progressive, progressive=progressive,
+                                    subsampling=0)
     return out.getvalue()
 
 

@@ -79,6 +79,8 @@ def get_encoder(info, scale_info, encoder_options={}):
             return JpegChunkEncoder(data_type, num_channels,
                                     jpeg_quality=encoder_options.get("jpeg_quality", 95),
                                     jpeg_plane=encoder_options.get("jpeg_plane", "xy"),
+                                    jpeg_progressive=encoder_options.get("jpeg_progressive",
+                                                                         True),
                                     limits=limits)
         raise InvalidInfoError(f"Invalid encoding {encoding}")
     except IncompatibleEncoderError as exc:
@@ -227,6 +229,10 @@ class JpegChunkEncoder(ChunkEncoder):
 
     :param int jpeg_quality: quality factor for JPEG compression (1-100)
     :param str jpeg_plane: plane of JPEG compression (``"xy"`` or ``"xz"``)
+    :param bool jpeg_progressive: progressive JPEG with optimized Huffman
+        tables (the reference's choice, the default); ``False`` writes
+        baseline JPEG with the standard tables, as tensorstore does (and
+        ngcodec's datasets): see docs/DATASETS.md for the trade
     :raises IncompatibleEncoderError: if data_type or num_channels are unsupported
     """
 
@@ -234,7 +240,7 @@ class JpegChunkEncoder(ChunkEncoder):
     mime_type = "image/jpeg"
 
     def __init__(self, data_type, num_channels, jpeg_quality=95, jpeg_plane="xy", *,
-                 limits=None):
+                 jpeg_progressive=True, limits=None):
         if data_type != "uint8" or num_channels not in (1, 3):
             raise IncompatibleEncoderError(
                 "The JPEG encoding can only handle uint8 data_type with 1 or 3 channels")
@@ -246,13 +252,15 @@ class JpegChunkEncoder(ChunkEncoder):
             raise AssertionError(f'jpeg_plane must be "xy" or "xz", got {jpeg_plane!r}')
         self.jpeg_quality = jpeg_quality
         self.jpeg_plane = jpeg_plane
+        self.jpeg_progressive = bool(jpeg_progressive)
 
     def encode(self, chunk):
         chunk = np.asarray(chunk)
         if not np.can_cast(chunk.dtype, self.dtype, casting="safe"):
             raise AssertionError(f"JpegChunkEncoder.encode: cannot cast {chunk.dtype} to uint8 "
                                  "without loss (casting='safe')")
-        return _jpeg.encode_chunk(self._check_shape(chunk), self.jpeg_quality, self.jpeg_plane)
+        return _jpeg.encode_chunk(self._check_shape(chunk), self.jpeg_quality, self.jpeg_plane,
+                                  self.jpeg_progressive)
 
     def decode(self, buf, chunk_size):
         # Pillow decodes on the host: limits bound the declared size only.

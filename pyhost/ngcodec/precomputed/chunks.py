@@ -34,8 +34,10 @@ class ChunkCodec:
         self._jpeg = None
         if self.encoding == "jpeg":
             q = jpeg_quality or scale.scale_info.get("jpeg_quality", 95)
+            # Baseline JPEG, as tensorstore writes (docs/DATASETS.md: why).
             self._jpeg = get_encoder(scale.info, scale.scale_info,
-                                     {"limits": limits, "jpeg_quality": q})
+                                     {"limits": limits, "jpeg_quality": q,
+                                      "jpeg_progressive": False})
 
     def decoded_nbytes(self, shape):
         x, y, z = shape
