@@ -361,3 +361,106 @@ def test_npy_boxes_read_from_the_file(tmp_path, order):
         got = src.read(lo, hi)
         assert np.array_equal(got, a[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]].transpose(3, 2, 1, 0))
     src.close()
+
+
+@pytest.mark.parametrize("order, slow", [("C", (0, 1, 2)), ("F", (2, 1, 0))])
+def test_units_follow_the_storage_order(tmp_path, order, slow):
+    """Units are cut along the axis stored slowest: z for a Fortran-ordered
+    (X, Y, Z) .npy or array (x fastest, the usual layout), x for a C one."""
+    from ngcodec.convert.inputs import open_source
+    a = np.zeros((40, 30, 20), np.uint32, order=order)
+    np.save(tmp_path / "a.npy", a)
+    assert open_source(str(tmp_path / "a.npy")).slow_axes == slow
+    assert open_source(a).slow_axes == slow
+
+
+# ------------------------------------------------------------ scales made in memory
+
+def test_nest_and_parent_unit_shape():
+    """Random scales: the parent units parent_unit_shape gives are each made
+    of whole child units (every child in exactly one parent, inside it, and
+    the children's downsampled voxels fill the parent exactly)."""
+    from ngcodec.convert.plan import nest, parent_unit_shape, tiles, unit_shape
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        size = tuple(int(n) for n in rng.integers(1, 200, 3))
+        f = tuple(int(k) for k in rng.integers(1, 4, 3))
+        chunk = tuple(int(c) for c in rng.choice([4, 6, 8, 16, 64], 3))
+        pchunk = tuple(int(c) for c in rng.choice([4, 8, 16, 64], 3))
+        psize = tuple(-(-n // k) for n, k in zip(size, f))
+        u = unit_shape(size, chunk, 8, int(rng.integers(1, 1 << 20)), (2, 1, 0))
+        children = tiles(size, u, (2, 1, 0))
+        shape = parent_unit_shape(u, f, pchunk, psize, size)
+        if shape is None:  # some unit does not start on a multiple of the factors
+            assert any(a < n and a % k for a, k, n in zip(u, f, size))
+            continue
+        assert all(s % c == 0 for s, c in zip(shape, pchunk))
+        parents = tiles(psize, shape, (2, 1, 0))
+        kids = nest(children, parents, f, size)
+        assert kids is not None and sorted(sum(kids, [])) == list(range(len(children)))
+        for (plo, phi), ks in zip(parents, kids):
+            covered = 0
+            for ci in ks:
+                lo, hi = children[ci]
+                dlo = [a // k for a, k in zip(lo, f)]
+                dhi = [-(-b // k) for b, k in zip(hi, f)]
+                assert all(p <= d and e <= q for p, q, d, e in zip(plo, phi, dlo, dhi))
+                covered += int(np.prod([e - d for d, e in zip(dlo, dhi)]))
+            assert covered == int(np.prod([b - a for a, b in zip(plo, phi)]))
+    # children not on multiples of the factors, or straddling parents: no nesting
+    assert nest([((0, 0, 0), (3, 4, 4)), ((3, 0, 0), (6, 4, 4))], [((0, 0, 0), (3, 2, 2))],
+                (2, 2, 2), (6, 4, 4)) is None
+    assert nest([((0, 0, 0), (4, 4, 4)), ((4, 0, 0), (8, 4, 4))],
+                [((0, 0, 0), (1, 2, 2)), ((1, 0, 0), (4, 2, 2))], (2, 2, 2), (8, 4, 4)) is None
+
+
+def _reads_per_scale(monkeypatch):
+    """{scale key: Volume.read calls} of this process from now on."""
+    counts = {}
+    real = ngp.Volume.read
+
+    def read(self, *a, **k):
+        counts[self.key] = counts.get(self.key, 0) + 1
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(ngp.Volume, "read", read)
+    return counts
+
+
+@pytest.mark.parametrize("sharded", [False, True], ids=["unsharded", "sharded"])
+def test_lower_scales_are_made_in_memory(tmp_path, monkeypatch, sharded):
+    """Lossless scales are downsampled from the units as they are written,
+    never read back, and equal downsample() of the scale before; a memory
+    budget too small to hold a unit of every scale at once reads some
+    scales back, and makes the same files."""
+    a = labels("uint64", size=(70, 66, 40), n=300)
+    reads = _reads_per_scale(monkeypatch)
+    opts = dict(chunk_size=8, jobs=2, sharded=sharded, shard_bytes=1 << 20)
+    ngcodec.convert(a, tmp_path / "big", **opts)
+    assert reads == {}
+    record = json.loads((tmp_path / "big" / RECORD).read_text())
+    ngcodec.convert(a, tmp_path / "small", memory=48 << 10, **opts)  # reads some back
+    assert files(tmp_path / "small") == files(tmp_path / "big")
+    monkeypatch.undo()
+    info = check(tmp_path / "big", a)
+    assert len(info["scales"]) == 5
+    assert all(record["scales"][s["key"]] == {"complete": True} for s in info["scales"])
+
+
+def test_jpeg_scales_are_made_from_the_stored_scale(tmp_path, monkeypatch):
+    """JPEG is lossy: each lower scale is the mean of the scale before as
+    stored (read back), so a resumed conversion makes the same files."""
+    a = np.repeat(image(size=(60, 50, 30))[..., None], 3, axis=3)
+    reads = _reads_per_scale(monkeypatch)
+    ngcodec.convert(a, tmp_path / "out", encoding="jpeg", chunk_size=16, jobs=2)
+    info = json.loads((tmp_path / "out" / "info").read_text())
+    assert len(info["scales"]) == 3
+    assert set(reads) == {s["key"] for s in info["scales"][:-1]}
+    monkeypatch.undo()
+    prev = read_all(tmp_path / "out", 0)
+    assert np.abs(prev.astype(int) - a).mean() < 3
+    for i in (1, 2):  # the JPEG of the mean of the stored scale before
+        want = ds.downsample(np.ascontiguousarray(prev.T), (2, 2, 2), "mean").T
+        cur = read_all(tmp_path / "out", i)
+        assert cur.shape == want.shape and np.abs(cur.astype(int) - want).mean() < 3
+        prev = cur

@@ -109,7 +109,9 @@ class Source:
                                         f"({axes})")
         self.dtype = np.dtype(array.dtype)
         # the order boxes are best read in: the axes slowest in storage first
-        self.slow_axes = tuple("xyz".index(a) for a in axes if a in "xyz") + \
+        # (a Fortran-ordered array stores its last dimension slowest)
+        stored = axes[::-1] if _fortran(array) else axes
+        self.slow_axes = tuple("xyz".index(a) for a in stored if a in "xyz") + \
             tuple(i for i, a in enumerate("xyz") if a not in axes)
 
     def read(self, lower, upper):
@@ -128,6 +130,16 @@ class Source:
 
     def close(self):
         pass
+
+
+def _fortran(array):
+    """Whether *array* (an ndarray or a lazily read file) stores its last
+    dimension slowest."""
+    if isinstance(array, _NpyFile):
+        return array.fortran
+    flags = getattr(array, "flags", None)
+    return bool(flags is not None and getattr(array, "ndim", 0) > 1 and flags.f_contiguous
+                and not flags.c_contiguous)
 
 
 class PrecomputedSource(Source):

@@ -6,6 +6,7 @@ raises leaves OUTPUT untouched.
 """
 
 import math
+from bisect import bisect_right
 
 import numpy as np
 
@@ -13,7 +14,8 @@ from ..errors import InvalidParameterError
 from ..precomputed.info import DATA_TYPES, validate_info
 from ..precomputed.sharded import propose_sharding, shard_boxes
 
-__all__ = ["Plan", "make_plan", "tiles", "unit_shape", "DEFAULT_MEMORY", "DEFAULT_SHARD_BYTES"]
+__all__ = ["Plan", "make_plan", "tiles", "unit_shape", "parent_unit_shape", "nest",
+           "DEFAULT_MEMORY", "DEFAULT_SHARD_BYTES"]
 
 DEFAULT_CHUNK = 64
 DEFAULT_BLOCK = 8
@@ -126,6 +128,47 @@ def unit_shape(size, chunk, voxel_bytes, max_bytes, order):
         other = total // u[a]
         u[a] = max(chunk[a], (max_bytes // max(1, other)) // chunk[a] * chunk[a])
     return tuple(u)
+
+
+def parent_unit_shape(child, factors, chunk, size, child_size):
+    """The smallest chunk-aligned unit shape of the next scale (*chunk*,
+    *size*) whose units are each made of whole units of shape *child* (of
+    the scale of size *child_size*, downsampled by *factors*), or None when
+    the child units do not start on multiples of the factors."""
+    out = []
+    for u, f, c, n, m in zip(child, factors, chunk, size, child_size):
+        whole = -(-n // c) * c
+        if u >= m:  # one unit across this axis
+            out.append(whole)
+            continue
+        if u % f:
+            return None
+        step = math.lcm(c, u // f)  # parent * f must be a multiple of u
+        out.append(whole if step >= n else step)
+    return tuple(out)
+
+
+def nest(children, parents, factors, child_size):
+    """For each unit of *parents* (boxes of the next scale), the indices of
+    the units of *children* (boxes of the scale of size *child_size*,
+    relative to its offset) that downsample by *factors* into it; None when
+    some child does not start on multiples of the factors, does not end on
+    them (or on the scale's end), or does not fall inside one parent."""
+    starts = [sorted({p[0][a] for p in parents}) for a in range(3)]
+    where = {tuple(p[0]): i for i, p in enumerate(parents)}
+    out = [[] for _ in parents]
+    for ci, (lo, hi) in enumerate(children):
+        if any(a % f or (b % f and b != n) for a, b, f, n in zip(lo, hi, factors, child_size)):
+            return None
+        dlo = [a // f for a, f in zip(lo, factors)]
+        dhi = [-(-b // f) for b, f in zip(hi, factors)]
+        pi = where.get(tuple(starts[a][max(0, bisect_right(starts[a], dlo[a]) - 1)]
+                             for a in range(3)))
+        if pi is None or not all(p <= d and e <= q for p, q, d, e in
+                                 zip(parents[pi][0], parents[pi][1], dlo, dhi)):
+            return None
+        out[pi].append(ci)
+    return out
 
 
 def tiles(size, shape, order, lower=(0, 0, 0)):

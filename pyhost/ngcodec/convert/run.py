@@ -33,7 +33,8 @@ from ..precomputed.info import InfoExistsError
 from ..precomputed.storage import LocalStorage, is_temporary, open_storage
 from ..precomputed.volume import run_all
 from .inputs import INSTALL, PrecomputedSource, open_source
-from .plan import DEFAULT_MEMORY, downsample_module, make_plan, tiles, unit_shape
+from .plan import (DEFAULT_MEMORY, downsample_module, make_plan, nest, parent_unit_shape,
+                   tiles, unit_shape)
 
 __all__ = ["convert", "ConvertResult", "RECORD"]
 
@@ -190,7 +191,7 @@ def _remove_temporaries(storage):
 _told = []  # the missing-tqdm line is said once per process
 
 
-def _bar(progress, total, initial, desc):
+def _bar(progress, total, initial, desc, position=0):
     stream = sys.stderr
     if progress is None:
         try:
@@ -207,7 +208,7 @@ def _bar(progress, total, initial, desc):
             stream.write(f"ngcodec convert: no progress bar: tqdm is not installed ({INSTALL})\n")
         return None
     return tqdm(total=total, initial=initial, desc=desc, unit="chunk", file=stream,
-                dynamic_ncols=True, mininterval=0.2, leave=True)
+                dynamic_ncols=True, mininterval=0.2, leave=True, position=position)
 
 
 def _cast(a, dtype, where):
@@ -280,33 +281,26 @@ def convert(source, output, *, type=None, encoding=None, chunk_size=None, block_
     owned = bool(remote) and remote[0] is not dask  # a client made here is closed here
     done_now = skipped = scales_skipped = 0
     voxel_bytes = plan.num_channels * plan.dtype.itemsize
+    workers = max(1, len(remote[0].scheduler_info()["workers"])) if remote else 0
     try:
-        for index, s in enumerate(info["scales"]):
-            key = s["key"]
-            state = record.scales.setdefault(key, {})
-            if state.get("complete"):
+        index = 0
+        while index < len(info["scales"]):
+            if record.scales.setdefault(info["scales"][index]["key"], {}).get("complete"):
                 scales_skipped += 1
+                index += 1
                 continue
-            f = plan.factors[index - 1] if index else (1, 1, 1)
-            read_factor = math.prod(f)
-            if "unit" not in state and s.get("sharding") is None:
-                budget = memory // 4
-                if remote:  # units small enough that every worker gets several
-                    workers = max(1, len(remote[0].scheduler_info()["workers"]))
-                    budget = min(budget, math.prod(s["size"]) * voxel_bytes * read_factor
-                                 // (4 * workers))
-                state["unit"] = list(unit_shape(s["size"], s["chunk_sizes"][0],
-                                                voxel_bytes * read_factor, budget,
-                                                plan.order if index == 0 else (2, 1, 0)))
-            units = plan.units(index, state.get("unit"))
-            done = record.done(key)
-            skipped += len(done)
-            n, d = _scale_pass(ds, plan, src, index, units, done, state, record, jobs, memory,
-                               compress, progress, *remote)
-            done_now += n
-            state.clear()
-            state["complete"] = True
+            levels = _levels(plan, record, index, memory, voxel_bytes, workers)
+            dones = [record.done(info["scales"][i]["key"]) for i, _, _ in levels]
+            skipped += sum(len(d) for d in dones)
             record.write()
+            done_now += _pass(ds, plan, src, levels, dones, record, jobs, memory, compress,
+                              progress, *remote)
+            for i, _, _ in levels:
+                state = record.scales[info["scales"][i]["key"]]
+                state.clear()
+                state["complete"] = True
+            record.write()
+            index += len(levels)
     finally:
         if hasattr(src, "close"):
             src.close()
@@ -393,88 +387,226 @@ class _UnitWriter:
             return d
         buf[(slice(None),) + where] = d
 
-    def write(self, lo, hi, pool=None):
-        """Fills the unit [lo, hi) (relative to the scale's offset) in
-        pieces (on *pool* when given) and writes it; returns its bytes. A
-        unit of one piece goes to the encoders as it was read or
-        downsampled (each chunk's encode copies its part once)."""
+    def fill(self, lo, hi, pool=None):
+        """The unit [lo, hi) (relative to the scale's offset) as a (C, Z,
+        Y, X) array, filled in pieces (on *pool* when given). A unit of one
+        piece is returned as it was read or downsampled (each chunk's encode
+        copies its part once)."""
         shape = tuple(b - a for a, b in zip(lo, hi))
         pshape = unit_shape(shape, self.chunk, self.read_bytes, self.piece_budget, self.order)
         pieces = tiles(shape, pshape, self.order, lo)
         if len(pieces) == 1:
-            buf = self._piece(None, lo, pieces[0])
+            return self._piece(None, lo, pieces[0])
+        buf = np.empty((self.plan.num_channels,) + shape[::-1], self.plan.dtype)
+        if pool is not None:
+            run_all(pool, lambda p: self._piece(buf, lo, p), pieces)
         else:
-            buf = np.empty((self.plan.num_channels,) + shape[::-1], self.plan.dtype)
-            if pool is not None:
-                run_all(pool, lambda p: self._piece(buf, lo, p), pieces)
-            else:
-                for p in pieces:
-                    self._piece(buf, lo, p)
+            for p in pieces:
+                self._piece(buf, lo, p)
+        return buf
+
+    def store(self, lo, hi, buf):
+        """Writes the (C, Z, Y, X) *buf* as the unit [lo, hi)."""
         self.vol.write([a + o for a, o in zip(lo, self.off)],
                        [b + o for b, o in zip(hi, self.off)], buf.T)
-        return buf.size * self.plan.dtype.itemsize
 
 
-# Per worker process: the last scale's writer (opening the dataset and the
-# source once per scale, not once per unit).
-_worker_writer = {}
+def _levels(plan, record, index, memory, voxel_bytes, workers):
+    """The scales written in one pass from scale *index*: ``[(scale, units,
+    children)]``, *index* first. Each unit of a later scale is made from
+    whole units of the scale before it (``children[u]`` lists them),
+    downsampled in memory as they are written (igneous's way), instead of
+    reading that scale back. Lossy JPEG is read back (each scale is made
+    from the one before as stored, which a resumed conversion must redo
+    the same way). The shapes chosen are kept in the record, so a resumed
+    conversion cuts the work the same way."""
+    scales = plan.info["scales"]
+    state = record.scales[scales[index]["key"]]
+    read_factor = math.prod(plan.factors[index - 1]) if index else 1
+    if "unit" not in state and scales[index].get("sharding") is None:
+        budget = memory // 4
+        if workers:  # units small enough that every worker gets several
+            budget = min(budget, math.prod(scales[index]["size"]) * voxel_bytes * read_factor
+                         // (4 * workers))
+        state["unit"] = list(unit_shape(scales[index]["size"], scales[index]["chunk_sizes"][0],
+                                        voxel_bytes * read_factor, budget,
+                                        plan.order if index == 0 else (2, 1, 0)))
+    levels = [(index, plan.units(index, state.get("unit")), None)]
+    shapes = [state.get("unit")]  # unit shapes (None: shards)
+    decide = "chain" not in state
+    held = 0
+    while index + len(levels) < len(scales) and (decide or len(levels) <= state["chain"]):
+        j = index + len(levels) - 1
+        child, parent = scales[j], scales[j + 1]
+        pstate = record.scales.setdefault(parent["key"], {})
+        if not decide:
+            shape = pstate.get("unit")
+        elif child["encoding"] == "jpeg":
+            break
+        elif parent.get("sharding") is not None:
+            shape = None
+        elif shapes[-1] is None:  # sharded child, unsharded parent: no nesting shape
+            break
+        else:
+            shape = parent_unit_shape(shapes[-1], plan.factors[j], parent["chunk_sizes"][0],
+                                      parent["size"], child["size"])
+            if shape is None:
+                break
+        units = plan.units(j + 1, shape)
+        kids = nest(levels[-1][1], units, plan.factors[j], child["size"])
+        if kids is None:
+            if not decide:
+                raise InvalidParameterError(f"{record.storage.url}: the conversion record's "
+                                            "units do not nest; pass overwrite=True "
+                                            "(--overwrite) to start over")
+            break
+        if decide:
+            biggest = max(math.prod(b - a for a, b in zip(lo, hi)) for lo, hi in units)
+            if held + biggest * voxel_bytes > memory // 4 or \
+                    (workers and len(units) < 2 * workers):
+                break
+            held += biggest * voxel_bytes
+            if shape is not None:
+                pstate["unit"] = list(shape)
+        levels.append((j + 1, units, kids))
+        shapes.append(shape)
+    state["chain"] = len(levels) - 1
+    return levels
 
 
-def _remote_unit(output, plan, source_args, index, memory, compress, lo, hi):
-    """One unit, in a Dask worker: the scale's writer is opened on first
-    use (jobs=1: the workers are the parallelism)."""
-    key = (str(output), index, json.dumps(plan.info, sort_keys=True))
-    writer = _worker_writer.get("writer") if _worker_writer.get("key") == key else None
-    if writer is None:
-        src = open_source(*source_args) if index == 0 else None
+class _Chain:
+    """Writes the units of the scales of one pass (see :func:`_levels`),
+    each unit of the last scale with the units it is made of, bottom up."""
+
+    def __init__(self, ds, plan, src, scales, jobs, memory, compress):
+        self.plan, self.scales = plan, scales
+        self.writers = [_UnitWriter(ds, plan, src, i, jobs, memory, compress) for i in scales]
+        self.ds_mod = downsample_module() if len(scales) > 1 else None
+        self.jobs = jobs
+
+    def make(self, tree, pool, finished):
+        """Writes the unit *tree* ``(level, index, lo, hi, done, subtrees)``
+        (its subtrees first) unless done, calling ``finished(level, index,
+        bytes)`` after each write; returns its (C, Z, Y, X) content."""
+        level, i, lo, hi, done, subtrees = tree
+        w = self.writers[level]
+        if not subtrees:
+            buf = w.fill(lo, hi, pool)
+        else:
+            buf = np.empty((self.plan.num_channels,) + tuple(b - a for a, b in zip(lo, hi))[::-1],
+                           self.plan.dtype)
+            f = self.plan.factors[self.scales[level] - 1]
+            for sub in subtrees:
+                self._downsample_into(buf, lo, self.make(sub, pool, finished), sub[2], f, pool)
+        if not done:
+            w.store(lo, hi, buf)
+            finished(level, i, buf.size * buf.itemsize)
+        return buf
+
+    def _downsample_into(self, buf, lo, part, part_lo, f, pool):
+        """Downsamples *part* (whose box starts at *part_lo*, a multiple of
+        *f*, one scale finer) into its place in *buf* (the unit at *lo*),
+        in z slabs on *pool*."""
+        z = part.shape[1]
+        step = max(f[2], -(-z // (self.jobs * f[2])) * f[2]) if pool is not None else z
+        slabs = [(z0, min(z, z0 + step)) for z0 in range(0, z, step)]
+
+        def slab(zz):
+            z0, z1 = zz
+            d = self.ds_mod.downsample(part[:, z0:z1], f, self.plan.method)
+            at = [a // k - b for a, k, b in zip(part_lo, f, lo)]
+            at[2] += z0 // f[2]
+            buf[(slice(None),) + tuple(slice(a, a + n) for a, n in
+                                       zip(at, d.shape[:0:-1]))[::-1]] = d
+
+        if pool is None or len(slabs) == 1:
+            for zz in slabs:
+                slab(zz)
+        else:
+            run_all(pool, slab, slabs)
+
+
+def _tree(levels, dones, level, i):
+    """The unit *i* of *levels[level]* with the units it is made of."""
+    lo, hi = levels[level][1][i]
+    subs = [_tree(levels, dones, level - 1, c) for c in levels[level][2][i]] if level else []
+    return (level, i, lo, hi, i in dones[level], subs)
+
+
+# Per worker process: the last pass's writers (opening the dataset and the
+# source once per pass, not once per unit).
+_worker_chain = {}
+
+
+def _remote_unit(output, plan, source_args, scales, memory, compress, tree):
+    """One unit of a pass's last scale with the units it is made of, in a
+    Dask worker (jobs=1: the workers are the parallelism); returns
+    ``[(level, index, bytes)]`` of the units written."""
+    key = (str(output), tuple(scales), json.dumps(plan.info, sort_keys=True))
+    chain = _worker_chain.get("chain") if _worker_chain.get("key") == key else None
+    if chain is None:
+        src = open_source(*source_args) if scales[0] == 0 else None
         ds = precomputed.open_dataset(output, mode="r+")
-        writer = _UnitWriter(ds, plan, src, index, 1, memory, compress)
-        _worker_writer.update(key=key, writer=writer)
-    return writer.write(lo, hi)
+        chain = _Chain(ds, plan, src, scales, 1, memory, compress)
+        _worker_chain.update(key=key, chain=chain)
+    written = []
+    chain.make(tree, None, lambda level, i, n: written.append((level, i, n)))
+    return written
 
 
-def _scale_pass(ds, plan, src, index, units, done, state, record, jobs, memory, compress,
-                progress, client=None, source_args=None):
-    """Writes the units of scale *index* not in *done*, on local threads or
-    as tasks of the Dask *client*; returns (units written, bytes decoded)."""
-    key = plan.info["scales"][index]["key"]
-    writer = _UnitWriter(ds, plan, src, index, jobs, memory, compress)
-    total = sum(writer.nchunks(lo, hi) for lo, hi in units)
-    initial = sum(writer.nchunks(*units[i]) for i in done if i < len(units))
-    bar = _bar(progress, total, initial, f"scale {index} ({key})")
+def _pass(ds, plan, src, levels, dones, record, jobs, memory, compress, progress, client=None,
+          source_args=None):
+    """Writes the units of the scales *levels* (from :func:`_levels`) not
+    in *dones*, on local threads or as tasks of the Dask *client*; returns
+    how many units it wrote."""
+    info = plan.info
+    scales = [i for i, _, _ in levels]
+    chain = _Chain(ds, plan, src if scales[0] == 0 else None, scales, jobs, memory, compress)
+    bars, counts = [], []
+    for level, (index, units, _) in enumerate(levels):
+        w = chain.writers[level]
+        counts.append([w.nchunks(lo, hi) for lo, hi in units])
+        bars.append(_bar(progress, sum(counts[-1]),
+                         sum(counts[-1][i] for i in dones[level] if i < len(units)),
+                         f"scale {index} ({info['scales'][index]['key']})", level))
     t0 = time.monotonic()
-    written = nbytes = 0
+    written, nbytes = 0, [0] * len(levels)
 
-    def finished(i, n):
-        nonlocal written, nbytes
-        done.add(i)
+    def finished(level, i, n):
+        nonlocal written
+        dones[level].add(i)
         written += 1
-        nbytes += n
-        state["done"] = _ranges(done)
+        nbytes[level] += n
+        record.scales[info["scales"][scales[level]]["key"]]["done"] = _ranges(dones[level])
         record.write()  # a few hundred bytes, next to a unit's megabytes
+        bar = bars[level]
         if bar is not None:
-            bar.update(writer.nchunks(*units[i]))
-            bar.set_postfix_str(f"{nbytes / 1e6 / max(time.monotonic() - t0, 1e-9):.1f} MB/s",
-                                refresh=False)
+            bar.update(counts[level][i])
+            bar.set_postfix_str(f"{nbytes[level] / 1e6 / max(time.monotonic() - t0, 1e-9):.1f}"
+                                " MB/s", refresh=False)
 
-    todo = [i for i in range(len(units)) if i not in done]
+    top = len(levels) - 1
+    todo = [_tree(levels, dones, top, i) for i in range(len(levels[top][1]))
+            if i not in dones[top]]
     try:
         if client is None:
             with ThreadPoolExecutor(jobs, thread_name_prefix="ngcodec-convert") as pool:
-                for i in todo:
-                    finished(i, writer.write(*units[i], pool=pool))
+                for tree in todo:
+                    chain.make(tree, pool, finished)
         else:
             from distributed import as_completed
-            futures = {client.submit(_remote_unit, ds.storage.url, plan, source_args, index,
-                                     memory, compress, *units[i], pure=False): i for i in todo}
+            futures = [client.submit(_remote_unit, ds.storage.url, plan, source_args, scales,
+                                     memory, compress, tree, pure=False) for tree in todo]
             try:
                 with client.as_current():
                     for future in as_completed(futures):
-                        finished(futures[future], future.result())
+                        for level, i, n in future.result():
+                            finished(level, i, n)
             except BaseException:
-                client.cancel(list(futures))
+                client.cancel(futures)
                 raise
     finally:
-        if bar is not None:
-            bar.close()
-    return written, nbytes
+        for bar in bars:
+            if bar is not None:
+                bar.close()
+    return written
