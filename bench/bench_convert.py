@@ -41,7 +41,11 @@ Written for issue 12 ("Speed and memory"). Four parts:
 
 2. image: a 512x512x256 uint8 smooth random field (Gaussian-filtered
    noise, sigma 3, plus a little fine noise), jpeg (quality 95 everywhere)
-   and raw, mean downsampling: the same three.
+   and raw, mean downsampling: the same three. ngcodec makes the lower
+   jpeg scales from the voxels before encoding (igneous's way),
+   tensorstore from the stored JPEG of the scale before, so their lower
+   scales differ by JPEG's loss: the checks give each one's PSNR against
+   the exact mean pyramid of the input.
 
    Wall times: ngcodec and tensorstore alternate round by round (median of
    --rounds, ratios = median of per-round tensorstore / ngcodec);
@@ -422,6 +426,23 @@ def compare_scales(a_path, b_path, first=1):
     return out
 
 
+def pyramid_psnr(want_xyz, factors, *paths):
+    """Per lower scale, the PSNR of each dataset's scale against the mean
+    downsampling of the input itself (no JPEG between the scales)."""
+    from ngcodec.precomputed.downsample import downsample
+    exact = np.asarray(want_xyz)
+    exact = exact[..., None] if exact.ndim == 3 else exact
+    parts = []
+    for i, f in enumerate(factors, 1):
+        exact = downsample(np.ascontiguousarray(exact.T), f, "mean").T
+        cells = []
+        for p in paths:
+            mse = float(np.mean((read_scale(p, i).astype(np.float64) - exact[..., 0]) ** 2))
+            cells.append(f"{10 * math.log10(255 ** 2 / mse):.1f}" if mse else "inf")
+        parts.append(f"s{i}: {' / '.join(cells)} dB")
+    return "; ".join(parts)
+
+
 def stride_check(path):
     """Per lower scale of *path*: voxels differing from its previous scale
     taken every 2nd voxel (neuroglancer-scripts' 'stride')."""
@@ -488,6 +509,8 @@ def run_conversion_case(case, root, npy, nii, ngs_nii, ngs_scale, want_xyz, type
     checks.append(f"ngcodec vs tensorstore ({method}): {fmt_cmp(compare_scales(d[NG], d[TS]))}")
     if lossy:
         checks.append(f"ngcodec vs tensorstore, scale 0: {fmt_cmp(compare_scales(d[NG], d[TS], 0)[:1])}")
+        checks.append("PSNR of each lower scale against the exact mean pyramid of the input "
+                      f"(ngcodec / tensorstore): {pyramid_psnr(want_xyz, factors, d[NG], d[TS])}")
 
     ngs_times = {}
     if run_ngs:

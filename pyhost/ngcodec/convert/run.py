@@ -416,10 +416,11 @@ def _levels(plan, record, index, memory, voxel_bytes, workers):
     children)]``, *index* first. Each unit of a later scale is made from
     whole units of the scale before it (``children[u]`` lists them),
     downsampled in memory as they are written (igneous's way), instead of
-    reading that scale back. Lossy JPEG is read back (each scale is made
-    from the one before as stored, which a resumed conversion must redo
-    the same way). The shapes chosen are kept in the record, so a resumed
-    conversion cuts the work the same way."""
+    reading that scale back (for JPEG: from the voxels before encoding, so
+    the lower scales do not add JPEG's loss to JPEG's loss). A unit of the
+    last scale is always made whole from the bottom, so a resumed or Dask
+    conversion makes the same bytes. The shapes chosen are kept in the
+    record, so a resumed conversion cuts the work the same way."""
     scales = plan.info["scales"]
     state = record.scales[scales[index]["key"]]
     read_factor = math.prod(plan.factors[index - 1]) if index else 1
@@ -441,8 +442,6 @@ def _levels(plan, record, index, memory, voxel_bytes, workers):
         pstate = record.scales.setdefault(parent["key"], {})
         if not decide:
             shape = pstate.get("unit")
-        elif child["encoding"] == "jpeg":
-            break
         elif parent.get("sharding") is not None:
             shape = None
         elif shapes[-1] is None:  # sharded child, unsharded parent: no nesting shape
