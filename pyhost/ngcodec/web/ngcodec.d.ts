@@ -185,6 +185,44 @@ export function encodeRaw<T extends DType>(
   options: EncodeOptions<T>,
 ): Promise<Uint8Array>;
 
+/**
+ * The arrays downsample takes: those of the precomputed dtypes (a
+ * Uint8ClampedArray is uint8), and BigInt64Array (int64), which the module
+ * handles too though Python's downsample refuses it.
+ */
+export type DownsampleArray =
+  | Uint8Array | Uint8ClampedArray | Int8Array | Uint16Array | Int16Array
+  | Uint32Array | Int32Array | BigUint64Array | BigInt64Array | Float32Array;
+
+/**
+ * Downsamples a (C, Z, Y, X) array of size [x, y, z] (x fastest; the number
+ * of channels is data.length / (x * y * z)) by integer `factors` [fx, fy,
+ * fz], as Python's ngcodec.precomputed.downsample.downsample and
+ * tensorstore's downsample driver compute it. Each output voxel comes from
+ * its block of fx * fy * fz voxels; a block cut by the array's edge uses
+ * only the voxels that exist.
+ * - "mode": the most frequent value of the block, ties to the smallest.
+ *   float32: -0 and +0 are one value (written +0), every NaN is one value
+ *   above +Infinity.
+ * - "mean": integers: the exact sum over the count, rounded to nearest,
+ *   ties to even (1.5 -> 2, 2.5 -> 2, -2.5 -> -2). float32: summed in
+ *   float32 in raster order, divided by the count in float32.
+ * Resolves to { data: the same TypedArray type, size: [ceil(x / fx),
+ * ceil(y / fy), ceil(z / fz)] }. An empty input or output resolves to an
+ * empty array without calling the module. `data` that is not one of
+ * DownsampleArray, a `size` or `factors` that is not 3 integers in range
+ * (factors >= 1), a data.length that is not a multiple of x * y * z, or a
+ * method other than "mode" and "mean" is InvalidParameterError. `options`
+ * takes no key yet (any key is a TypeError).
+ */
+export function downsample<A extends DownsampleArray>(
+  data: A,
+  size: Vec3,
+  factors: Vec3,
+  method: "mode" | "mean",
+  options?: Record<string, never>,
+): Promise<{ data: A; size: [number, number, number] }>;
+
 /** A label: a number, or a bigint (uint64 labels past 2**53 need one). */
 export type Label = number | bigint;
 

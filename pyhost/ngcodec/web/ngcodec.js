@@ -468,7 +468,8 @@ function optionsOf(options, allowed, what) {
   }
   for (const key of Object.keys(options)) {
     if (!allowed.includes(key)) {
-      throw new TypeError(`${what}: unknown option ${key} (the options are ${allowed.join(", ")})`);
+      const known = allowed.length ? `the options are ${allowed.join(", ")}` : "it takes none";
+      throw new TypeError(`${what}: unknown option ${key} (${known})`);
     }
   }
   return options;
@@ -625,6 +626,77 @@ export async function encodeRaw(array, options) {
   decodedNbytes(channels, size, type.bytes, what);
   checkSize(what, src.byteLength, await rawSize(what, false, size, channels, type), channels, size, type);
   return src.slice();
+}
+
+// ---------------------------------------------------------------------------
+// Downsampling: ngc_downsample, as pyhost/ngcodec/precomputed/downsample.py
+// (whose docstring states the rules) and its call in runtime/downsample.py.
+
+const DOWNSAMPLE_METHODS = new Map([["mean", 0], ["mode", 1]]); // NGC_DOWNSAMPLE_*
+const DOWNSAMPLE_PARAMS_BYTES = 40; // struct ngc_downsample_params: 10 uint32
+const KIND_UNSIGNED = 0; // NGC_KIND_*
+const KIND_SIGNED = 1;
+const KIND_FLOAT = 2;
+
+// The arrays downsample takes, with their dtype and NGC_KIND_*: the
+// precomputed dtypes, and int64, which the module handles as well.
+const DOWNSAMPLE_ARRAYS = [
+  [Uint8Array, "uint8", KIND_UNSIGNED], [Uint8ClampedArray, "uint8", KIND_UNSIGNED],
+  [Int8Array, "int8", KIND_SIGNED], [Uint16Array, "uint16", KIND_UNSIGNED],
+  [Int16Array, "int16", KIND_SIGNED], [Uint32Array, "uint32", KIND_UNSIGNED],
+  [Int32Array, "int32", KIND_SIGNED], [BigUint64Array, "uint64", KIND_UNSIGNED],
+  [BigInt64Array, "int64", KIND_SIGNED], [Float32Array, "float32", KIND_FLOAT],
+];
+const DOWNSAMPLE_DTYPES = [...new Set(DOWNSAMPLE_ARRAYS.map(([, name]) => name))];
+
+/**
+ * Downsamples the (C, Z, Y, X) array `data` of size [x, y, z] by integer
+ * `factors` [fx, fy, fz] with "mode" or "mean", as Python's
+ * ngcodec.precomputed.downsample.downsample: { data (the same TypedArray
+ * type), size: [ceil(x / fx), ceil(y / fy), ceil(z / fz)] }. The number of
+ * channels is data.length / (x * y * z).
+ */
+export async function downsample(data, size, factors, method, options) {
+  const what = "downsample";
+  optionsOf(options, [], what);
+  const entry = DOWNSAMPLE_ARRAYS.find(([Type]) => data instanceof Type);
+  if (entry === undefined) {
+    const other = ARRAY_DTYPES.find(([Type]) => data instanceof Type)?.[1];
+    if (other !== undefined) {
+      throw paramError(what, `dtype ${other} is not supported (use one of ${DOWNSAMPLE_DTYPES.join(", ")})`);
+    }
+    const got = data === null ? "null" : typeof data === "object" ? data.constructor?.name : typeof data;
+    throw paramError(what, `data must be a TypedArray, got ${got}`);
+  }
+  const [Type, , kind] = entry;
+  const [x, y, z] = xyz(size, "size", 0, what);
+  const voxels = x * y * z;
+  if (voxels === 0 ? data.length !== 0 : data.length % voxels !== 0) {
+    throw paramError(what, `data has ${data.length} values, not a whole number of channels ` +
+      `of size ${repr([x, y, z])}`);
+  }
+  const f = xyz(factors, "factors", 1, what);
+  if (!DOWNSAMPLE_METHODS.has(method)) {
+    throw paramError(what, `method must be 'mode' or 'mean', got ${repr(method)}`);
+  }
+  const channels = voxels === 0 ? 0 : data.length / voxels;
+  const nbytes = decodedNbytes(channels, [x, y, z], Type.BYTES_PER_ELEMENT, what);
+  const outSize = [x, y, z].map((n, i) => Math.ceil(n / f[i]));
+  const outNbytes = channels * outSize[0] * outSize[1] * outSize[2] * Type.BYTES_PER_ELEMENT;
+  if (outNbytes === 0) return { data: new Type(0), size: outSize };
+  return withModule(what, false, (ctx) => {
+    const { exports } = ctx;
+    const paramsPtr = ctx.alloc(DOWNSAMPLE_PARAMS_BYTES);
+    writeU32s(exports, paramsPtr, [x, y, z, channels, Type.BYTES_PER_ELEMENT, kind, ...f,
+      DOWNSAMPLE_METHODS.get(method)]);
+    // 8-byte aligned: the module reads uint64 and int64 values in place.
+    const srcPtr = allocAligned(ctx, nbytes);
+    const dst = allocAligned(ctx, outNbytes);
+    bytes(exports).set(new Uint8Array(data.buffer, data.byteOffset, nbytes), srcPtr);
+    const status = exports.ngc_downsample(paramsPtr, srcPtr, nbytes, dst, outNbytes);
+    if (status < 0) throw errorForStatus(status, what);
+    return { data: copyOut(exports, dst, outNbytes, { Array: Type }), size: outSize };
+  });
 }
 
 // ---------------------------------------------------------------------------
