@@ -69,7 +69,7 @@ test("init() rejects bad sources and stays usable", async () => {
 test("the ES module exports exactly the documented API", async () => {
   assert.deepEqual(Object.keys(ngcodec).sort(), [
     "InvalidFormatError", "InvalidParameterError", "NgcodecError", "ResourceLimitError", "STATUSES",
-    "compressedSegmentation", "decodeCompressedSegmentation", "decodeRaw",
+    "compressedSegmentation", "decodeCompressedSegmentation", "decodeRaw", "downsample",
     "encodeCompressedSegmentation", "encodeRaw",
     "init", "registerZarrita", "version", "zarritaCodec",
   ]);

@@ -187,12 +187,11 @@ export function encodeRaw<T extends DType>(
 
 /**
  * The arrays downsample takes: those of the precomputed dtypes (a
- * Uint8ClampedArray is uint8), and BigInt64Array (int64), which the module
- * handles too though Python's downsample refuses it.
+ * Uint8ClampedArray is uint8), as Python's downsample.
  */
 export type DownsampleArray =
   | Uint8Array | Uint8ClampedArray | Int8Array | Uint16Array | Int16Array
-  | Uint32Array | Int32Array | BigUint64Array | BigInt64Array | Float32Array;
+  | Uint32Array | Int32Array | BigUint64Array | Float32Array;
 
 /**
  * Downsamples a (C, Z, Y, X) array of size [x, y, z] (x fastest; the number

@@ -639,13 +639,13 @@ const KIND_SIGNED = 1;
 const KIND_FLOAT = 2;
 
 // The arrays downsample takes, with their dtype and NGC_KIND_*: the
-// precomputed dtypes, and int64, which the module handles as well.
+// precomputed dtypes, as Python's downsample.
 const DOWNSAMPLE_ARRAYS = [
   [Uint8Array, "uint8", KIND_UNSIGNED], [Uint8ClampedArray, "uint8", KIND_UNSIGNED],
   [Int8Array, "int8", KIND_SIGNED], [Uint16Array, "uint16", KIND_UNSIGNED],
   [Int16Array, "int16", KIND_SIGNED], [Uint32Array, "uint32", KIND_UNSIGNED],
   [Int32Array, "int32", KIND_SIGNED], [BigUint64Array, "uint64", KIND_UNSIGNED],
-  [BigInt64Array, "int64", KIND_SIGNED], [Float32Array, "float32", KIND_FLOAT],
+  [Float32Array, "float32", KIND_FLOAT],
 ];
 const DOWNSAMPLE_DTYPES = [...new Set(DOWNSAMPLE_ARRAYS.map(([, name]) => name))];
 
