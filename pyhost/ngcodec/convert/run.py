@@ -1,13 +1,16 @@
-"""The conversion itself: scale by scale, unit by unit, with a progress
+"""The conversion itself: pass by pass, unit by unit, with a progress
 record that ``resume=True`` continues from.
 
-Scale 0 is written from the source; scale ``i + 1`` from scale ``i`` as
-written (read back, downsampled). A *unit* is the box one
-:meth:`~ngcodec.precomputed.Volume.write` call writes: a shard on sharded
-scales, a chunk-aligned box of at most ``memory / 4`` bytes otherwise. A
-unit is filled in *pieces* (chunk-aligned sub-boxes of at most
-``memory / (4 * jobs)`` bytes of what they read), ``jobs`` pieces at a time
-on threads; then it is encoded on ``jobs`` threads and written.
+A *unit* is the box one :meth:`~ngcodec.precomputed.Volume.write` call
+writes: a shard on sharded scales, a chunk-aligned box of at most
+``memory / 4`` bytes otherwise. A *pass* writes a scale from its input
+(scale 0 from the source, a later one from the scale before as stored) and,
+as igneous does, the following scales whose units nest (each made of whole
+units of the scale before), downsampling each unit into its parent as soon
+as it is written (:func:`_levels` chooses them, :class:`_Chain` writes
+them). A unit read from the input is filled in *pieces* (chunk-aligned
+sub-boxes of at most ``memory / (4 * jobs)`` bytes of what they read),
+``jobs`` pieces at a time on threads; units are encoded on ``jobs`` threads.
 
 The record ``OUTPUT/.ngcodec-convert.json`` (written atomically, like every
 file) holds the options that decide the output and, per scale, the units
