@@ -400,3 +400,23 @@ def test_default_factors():
     for bad in ((0, 4, 4), (4, 4), "abc", None, (4, float("nan"), 4)):
         with pytest.raises(InvalidParameterError):
             default_factors(bad)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int16", "uint32", "int32", "uint64", "float32"])
+def test_mode_of_every_two_valued_block(dtype):
+    """Every 2x2x2 block of two values (all 256 patterns, each value pair
+    in both orders, signed pairs across zero, -0.0 beside +0.0): the
+    kernel's counting path against the reference and tensorstore."""
+    pairs = {"uint8": [(3, 200), (200, 3)], "int16": [(-5, 7), (7, -5)],
+             "uint32": [(1, 2**32 - 1), (2**32 - 1, 1)], "int32": [(-2**31, 2**31 - 1), (9, -9)],
+             "uint64": [(2**63 + 1, 5), (5, 2**63 + 1)],
+             "float32": [(-1.5, 2.0), (2.0, -1.5), (-0.0, 0.0), (np.inf, -np.inf)]}[dtype]
+    bits = (np.arange(256)[:, None] >> np.arange(8)) & 1  # (pattern, voxel)
+    for a, b in pairs:
+        v = np.where(bits == 1, np.array(b, dtype), np.array(a, dtype)).astype(dtype)
+        # pattern p is block p along x: (z, y, x) = (2, 2, 2 * 256), voxels in raster order
+        arr = v.reshape(256, 2, 2, 2).transpose(1, 2, 0, 3).reshape(1, 2, 2, 512)
+        got = downsample(arr, (2, 2, 2), "mode")
+        assert same(got, reference(arr, (2, 2, 2), "mode"))
+        if dtype != "float32":  # tensorstore's -0.0/+0.0 choice is its sort's (module doc)
+            assert same(got, tensorstore_downsample(arr, (2, 2, 2), "mode"))

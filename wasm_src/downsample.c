@@ -106,10 +106,26 @@ NGC_INLINE uint32_t float_from_key(uint32_t k) {
     }                                                                           \
   }
 
-/* The mode of 8 keys (sorted in place by the network), kept out of the
- * loop that tries the one-value case first. */
+/* The mode of 8 keys, kept out of the loop that tries the one-value case
+ * first. Blocks of two values (a quarter of a segmentation's blocks, most
+ * of the rest: boundaries) are counted; others are sorted in place by the
+ * network. */
 #define DEFINE_MODE8(W)                                                         \
   static __attribute__((noinline)) uint##W##_t mode8_##W(uint##W##_t *s) {      \
+    const uint##W##_t a = s[0];                                                 \
+    uint##W##_t b = a;                                                          \
+    for (int i = 1; i < 8; i++)                                                 \
+      if (s[i] != a) {                                                          \
+        b = s[i];                                                               \
+        break;                                                                  \
+      }                                                                         \
+    uint32_t na = 0, nb = 0;                                                    \
+    for (int i = 0; i < 8; i++) {                                               \
+      na += s[i] == a;                                                          \
+      nb += s[i] == b;                                                          \
+    }                                                                           \
+    if (na + nb == 8) /* ties go to the smaller key */                          \
+      return na > nb ? a : nb > na ? b : (a < b ? a : b);                       \
     uint##W##_t v0 = s[0], v1 = s[1], v2 = s[2], v3 = s[3];                     \
     uint##W##_t v4 = s[4], v5 = s[5], v6 = s[6], v7 = s[7];                     \
     SORT8(uint##W##_t, v0, v1, v2, v3, v4, v5, v6, v7);                         \
