@@ -468,3 +468,69 @@ def test_jpeg_scales_are_made_from_the_voxels_before_encoding(tmp_path, monkeypa
             want = ds.downsample(np.ascontiguousarray(want.T), (2, 2, 2), "mean").T
         got = read_all(tmp_path / "out", i)
         assert got.shape == want.shape and np.abs(got.astype(int) - want).mean() < 3
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_random_conversions_make_the_downsampling_rule(tmp_path, seed):
+    """Random volumes, chunk sizes (odd ones too, which factors do not
+    divide), factors, memory budgets (so passes of one to all scales) and
+    sharding: scale 0 is the input and every lower scale is downsample() of
+    the scale before, however the passes were cut."""
+    rng = np.random.default_rng(seed)
+    size = tuple(int(n) for n in rng.integers(5, 60, 3))
+    chunk = tuple(int(c) for c in rng.choice([3, 4, 5, 8, 16], 3))
+    factors = [(2, 2, 2), (2, 2, 1), (3, 3, 1), (2, 1, 2)][int(rng.integers(0, 4))]
+    encoding = ["raw", "compressed_segmentation"][int(rng.integers(0, 2))]
+    method = ["mode", "mean"][int(rng.integers(0, 2))] if encoding == "raw" else "mode"
+    memory = int(rng.choice([4 << 10, 16 << 10, 64 << 10, 1 << 20, 64 << 20]))
+    sharded = bool(rng.integers(0, 2))
+    a = labels("uint32", size=size, seed=seed, n=int(rng.integers(2, 200)))
+    out = tmp_path / "out"
+    ngcodec.convert(a, out, chunk_size=chunk, factors=factors, encoding=encoding,
+                    downsample=method, memory=memory, sharded=sharded, jobs=2,
+                    shard_bytes=int(rng.choice([2 << 10, 64 << 10])), block_size=(2, 3, 4))
+    info = json.loads((out / "info").read_text())
+    prev = read_all(out, 0)
+    assert np.array_equal(prev, a[..., None])
+    for i in range(1, len(info["scales"])):
+        want = ds.downsample(np.ascontiguousarray(prev.T), factors, method).T
+        cur = read_all(out, i)
+        assert np.array_equal(cur, want), (i, size, chunk, factors, memory, sharded)
+        prev = cur
+    report = verify(str(out), jobs=2, require_all=True, strict=True)
+    assert report.exit_code == 0, report.summary_lines()
+
+
+class _Crash(Exception):
+    pass
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_crash_at_any_write_then_resume_gives_the_same_files(tmp_path, monkeypatch, seed):
+    """A conversion that fails at a random file write (a chunk, a shard, the
+    record), resumed with resume=True, gives the files of one that ran
+    through, byte for byte, whatever passes its memory budget makes."""
+    from ngcodec.precomputed.storage import LocalStorage
+    rng = np.random.default_rng(100 + seed)
+    a = labels("uint64", size=(40, 36, 30), seed=seed, n=150)
+    opts = dict(chunk_size=(8, 8, 4), jobs=2, sharded=bool(seed % 2), shard_bytes=8 << 10,
+                memory=int(rng.choice([8 << 10, 64 << 10, 16 << 20])),
+                encoding=["raw", "compressed_segmentation"][seed % 3 == 0])
+    ngcodec.convert(a, tmp_path / "ref", **opts)
+    ref = files(tmp_path / "ref")
+    real, count = LocalStorage.write, [0]
+    limit = int(rng.integers(2, len(ref)))
+
+    def write(self, key, data, fsync=False):
+        count[0] += 1
+        if count[0] == limit:
+            raise _Crash(key)
+        return real(self, key, data, fsync)
+
+    monkeypatch.setattr(LocalStorage, "write", write)
+    with pytest.raises(_Crash):
+        ngcodec.convert(a, tmp_path / "out", **opts)
+    monkeypatch.undo()
+    assert files(tmp_path / "out") != ref
+    ngcodec.convert(a, tmp_path / "out", resume=True, **opts)
+    assert files(tmp_path / "out") == ref
