@@ -850,7 +850,6 @@ def main():
         print(f"bench_convert.py: WRONG DATA: {failed}", file=sys.stderr)
         return 1
 
-    import tensorstore
     cmd = "python bench/bench_convert.py" + " ".join(
         [""] + (["--quick"] if args.quick else [])
         + ([f"--rounds {args.rounds}"] if not args.quick and args.rounds != 3 else [])

@@ -568,7 +568,7 @@ def main(argv=None):
         Path(args.markdown).write_text("\n".join(md), encoding="utf-8")
     keys = [r.key for r in bench.rows]
     if keys != expected_keys(not args.no_dataset):
-        print(f"warning: rows differ from expected_keys()", file=sys.stderr)
+        print("warning: rows differ from expected_keys()", file=sys.stderr)
     return 0
 
 

@@ -19,7 +19,6 @@ import struct
 import tracemalloc
 import zlib
 
-import numpy as np
 import pytest
 
 from ngcodec import InvalidFormatError, Limits, ResourceLimitError

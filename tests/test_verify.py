@@ -24,7 +24,6 @@ import pytest
 from tests import common
 import ngcodec
 from ngcodec import Limits, chunk_encoding, cli, verify
-from ngcodec import compressed_segmentation as cseg
 
 MiB = 1 << 20
 

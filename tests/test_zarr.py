@@ -32,7 +32,7 @@ import zarr  # noqa: E402
 
 from ngcodec import InvalidFormatError  # noqa: E402
 from ngcodec import compressed_segmentation as cseg  # noqa: E402
-from ngcodec.zarr import numcodecs_codec, v3  # noqa: E402
+from ngcodec.zarr import numcodecs_codec  # noqa: E402
 from ngcodec.zarr.numcodecs_codec import CompressedSegmentation  # noqa: E402
 from ngcodec.zarr.v3 import CompressedSegmentationCodec, bounding_box  # noqa: E402
 from tests import common  # noqa: E402

@@ -34,7 +34,6 @@ Prints one line per group and a summary; exits 1 on any unexpected outcome.
 
 import argparse
 import gzip
-import io
 import json
 import os
 import random
