@@ -25,7 +25,6 @@ import threading
 from pathlib import Path
 
 from tests import common
-import compressed_segmentation as cseg
 import numpy as np
 import pytest
 
@@ -58,37 +57,6 @@ def fib25_labels() -> np.ndarray:
 
 # --------------------------------------------------------------------------
 # Fixtures from another implementation
-
-
-def encode_other(array: np.ndarray, block_size) -> bytes:
-    """compressed-segmentation's encoding of a (C, Z, Y, X) array.
-
-    The package takes one channel as an (x, y, z) Fortran-order array
-    (order="F"). Its 4-D path crashes for more than one channel (2.3.3), so
-    channels are encoded one by one and joined under a channel header of
-    word offsets, as the format defines it.
-    """
-    channels = [cseg.compress(np.asfortranarray(c.T), block_size=block_size, order="F")
-                for c in array]
-    # Each single-channel buffer starts with its own 1-word header.
-    bodies = [c[4:] for c in channels]
-    offsets, at = [], len(bodies)
-    for body in bodies:
-        offsets.append(at)
-        at += len(body) // 4
-    return np.asarray(offsets, "<u4").tobytes() + b"".join(bodies)
-
-
-def decode_other(data: bytes, chunk_size, block_size, dtype, num_channels) -> np.ndarray:
-    """compressed-segmentation's decoding into a (C, Z, Y, X) array."""
-    words = np.frombuffer(data, "<u4")
-    out = []
-    for c in range(num_channels):
-        start = int(words[c])
-        single = np.asarray([1], "<u4").tobytes() + data[4 * start:]
-        xyz = cseg.decompress(single, tuple(chunk_size), dtype, tuple(block_size), order="F")
-        out.append(np.asarray(xyz).T)
-    return np.stack(out)
 
 
 def synthetic(shape_czyx, dtype, distinct, seed) -> np.ndarray:
@@ -126,10 +94,10 @@ def fixture_dir(tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("js_fixtures")
     cases, manifest = fixture_cases(), []
     for name, (array, block) in cases.items():
-        encoded = encode_other(array, block)
+        encoded = common.seunglab_encode(array, block)
         # Pin the fixture to the format before handing it over.
         np.testing.assert_array_equal(
-            decode_other(encoded, array.shape[:0:-1], block, array.dtype, array.shape[0]), array
+            common.seunglab_decode(encoded, array.shape[:0:-1], block, array.dtype, array.shape[0]), array
         )
         (out / f"{name}.cseg").write_bytes(encoded)
         (out / f"{name}.raw").write_bytes(array.astype(array.dtype.newbyteorder("<")).tobytes())
@@ -159,7 +127,7 @@ def test_node_suite_and_interop(node_modules, fixture_dir):
     assert "# fail 0" in proc.stdout and "# skipped 0" in proc.stdout, proc.stdout[-3000:]
     for name, (array, block) in cases.items():
         ours = (out / "ours" / f"{name}.cseg").read_bytes()
-        decoded = decode_other(ours, array.shape[:0:-1], block, array.dtype, array.shape[0])
+        decoded = common.seunglab_decode(ours, array.shape[:0:-1], block, array.dtype, array.shape[0])
         np.testing.assert_array_equal(decoded, array, err_msg=name)
 
 

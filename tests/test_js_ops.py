@@ -28,7 +28,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import compressed_segmentation as cseg_pkg
 import numpy as np
 import pytest
 
@@ -52,32 +51,6 @@ def node() -> str:
 
 # --------------------------------------------------------------------------
 # Arrays and encodings
-
-
-def encode_theirs(array: np.ndarray, block_size) -> bytes:
-    """The compressed-segmentation package's encoding of a (C, Z, Y, X)
-    array. Its C-order input is an (x, y, z) array; its 4-D path crashes
-    (2.3.3), so channels are encoded one by one and joined under a channel
-    header of word offsets."""
-    bodies = [cseg_pkg.compress(np.ascontiguousarray(c.T), block_size=tuple(block_size),
-                                order="C")[4:] for c in array]
-    offsets, at = [], len(bodies)
-    for body in bodies:
-        offsets.append(at)
-        at += len(body) // 4
-    return np.asarray(offsets, "<u4").tobytes() + b"".join(bodies)
-
-
-def decode_theirs(data: bytes, chunk_size, block_size, dtype, num_channels) -> np.ndarray:
-    """The compressed-segmentation package's decoding into (C, Z, Y, X)."""
-    words = np.frombuffer(data, "<u4")
-    out = []
-    for c in range(num_channels):
-        single = np.asarray([1], "<u4").tobytes() + data[4 * int(words[c]):]
-        xyz = cseg_pkg.decompress(single, tuple(chunk_size), np.dtype(dtype), tuple(block_size),
-                                  order="C")
-        out.append(np.asarray(xyz).T)
-    return np.stack(out)
 
 
 def runs(shape, dtype, distinct, seed, run=12):
@@ -117,7 +90,7 @@ def cases():
 
 
 def encodings(name, array, block):
-    out = {"theirs": encode_theirs(array, block), "ours": cs.encode(array, block)}
+    out = {"theirs": common.seunglab_encode(array, block), "ours": cs.encode(array, block)}
     if name == "fib25_8x8x8_uint64":
         out["given"] = common.BUNDLED_FIB25.read_bytes()
     return out
@@ -285,7 +258,7 @@ def fixtures(tmp_path_factory):
         files = {}
         for kind, data in encodings(name, array, block).items():
             # Pin each encoding to the format before handing it over.
-            np.testing.assert_array_equal(decode_theirs(data, size, block, dtype, c), array)
+            np.testing.assert_array_equal(common.seunglab_decode(data, size, block, dtype, c), array)
             files[kind] = f"{name}.{kind}.cseg"
             (out / files[kind]).write_bytes(data)
         entry = {"name": name, "chunkSize": list(size), "blockSize": list(block),
@@ -442,7 +415,7 @@ def test_node_answers(fixtures):
                 ours = (results / f"{entry['name']}.{kind}.remap{i}.cseg").read_bytes()
                 want = np.frombuffer((out / item["file"]).read_bytes(), dtype.newbyteorder("<"))
                 np.testing.assert_array_equal(
-                    decode_theirs(ours, size, block, dtype, c).ravel(), want, err_msg=where)
+                    common.seunglab_decode(ours, size, block, dtype, c).ravel(), want, err_msg=where)
     corrupt = json.loads((results / "corrupt.json").read_text())
     assert corrupt == len(manifest["corrupt"]), "Node did not check every corrupt chunk"
 

@@ -131,20 +131,6 @@ def test_numcodecs_backwards_compatibility(tmp_path, monkeypatch):
         np.dtype("<u4"), 3, (2, 2, 2), (4, 3, 2), 1)
 
 
-def cs_decompress(body, shape, dtype, block_shape):
-    """seung-lab's compressed-segmentation: a (C, Z, Y, X) array from a
-    chunk body (no header)."""
-    c, z, y, x = shape
-    bz, by, bx = block_shape
-    if c == 1:
-        out = cs.decompress(bytes(body), (x, y, z), np.dtype(dtype).type, (bx, by, bz),
-                            order="F")
-        return np.asarray(out).T[np.newaxis]
-    out = cs.decompress(bytes(body), (x, y, z, c), np.dtype(dtype).type, (bx, by, bz),
-                        order="F")
-    return np.asarray(out).transpose(3, 2, 1, 0)
-
-
 @pytest.mark.parametrize("i", range(len(NC_ARRAYS)))
 def test_numcodecs_body_is_neuroglancer_chunk(i):
     """After the 36-byte header: a chunk that compressed-segmentation reads,
@@ -153,7 +139,8 @@ def test_numcodecs_body_is_neuroglancer_chunk(i):
     a4 = a if a.ndim == 4 else a[np.newaxis]
     block_shape = (4, 8, 2)
     buf = CompressedSegmentation(block_shape=block_shape).encode(a)
-    assert np.array_equal(cs_decompress(buf[36:], a4.shape, a.dtype, block_shape), a4)
+    assert np.array_equal(common.seunglab_decode(buf[36:], a4.shape[:0:-1], block_shape[::-1],
+                                                  a.dtype, a4.shape[0]), a4)
     if a4.shape[0] == 1:
         theirs = bytes(cs.compress(np.ascontiguousarray(a4[0]).T, block_size=(2, 8, 4),
                                    order="F"))
@@ -280,7 +267,7 @@ def test_zarr_v3_chunks_are_neuroglancer_chunks(tmp_path):
                 block_shape=(4, 8, 2))
     body = (tmp_path / "a.zarr" / "c" / "0" / "0" / "1" / "1").read_bytes()
     expected = data[:, 0:16, 16:30, 16:32]
-    got = cs_decompress(body, (3, 16, 16, 16), "uint32", (4, 8, 2))
+    got = common.seunglab_decode(body, (16, 16, 16), (2, 8, 4), "uint32", 3)
     assert np.array_equal(got[:, :, :14, :], expected)
 
 
