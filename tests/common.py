@@ -304,6 +304,30 @@ def run_script(script, *args, timeout=600):
                           text=True, encoding="utf-8", timeout=timeout, cwd=REPO)
 
 
+def bench_rows(script, markdown, *args, min_rows):
+    """Runs a benchmark's ``--list-rows``, then ``--quick --markdown
+    MARKDOWN *args``, checking that both exit 0, that the keys are unique
+    and more than *min_rows*, that the quick run printed every row once, in
+    order, and that the markdown has a row per key. Returns ``(keys,
+    {key: printed line}, the quick run's CompletedProcess, the markdown)``."""
+    listed = run_script(script, "--list-rows", timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    keys = listed.stdout.split()
+    assert len(keys) == len(set(keys)) > min_rows
+
+    proc = run_script(script, "--quick", "--markdown", str(markdown), *args)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "differ from expected_keys" not in proc.stderr
+    lines = {line.split()[0]: line for line in proc.stdout.splitlines() if line.strip()}
+    printed = [line.split()[0] for line in proc.stdout.splitlines()
+               if line.strip() and line.split()[0] in keys]
+    assert printed == keys, "rows missing or out of order"
+    text = markdown.read_text(encoding="utf-8")
+    for key in keys:
+        assert f"| {key} |" in text, key
+    return keys, lines, proc, text
+
+
 def jpeg_frame_kind(buf):
     """"baseline" or "progressive": the start-of-frame marker of a JPEG
     (walked segment by segment from SOI; SOF0/SOF1 baseline, SOF2 progressive)."""
