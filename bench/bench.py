@@ -55,7 +55,7 @@ import numpy as np
 
 import ngcodec
 
-from machine import copy_speed, cpu_model, git_describe, version_of  # bench/machine.py, beside this script
+from machine import copy_speed, cpu_model, git_describe, load_average, version_of  # bench/machine.py, beside this script
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -274,10 +274,7 @@ def node_version(node):
 
 
 def environment(args, node, fib_source):
-    try:
-        load = "load avg " + " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        load = "load avg n/a"
+    load = "load avg " + load_average()
     phys = physical_cores()
     cores = f"{os.cpu_count()} logical CPUs" + (f" ({phys} cores)" if phys else "")
     return [
@@ -922,10 +919,7 @@ def main(argv=None):
     bench.memory(inputs)
     bench.node(node)
 
-    try:
-        load = ", load avg " + " ".join(f"{x:.2f}" for x in os.getloadavg()) + " at end"
-    except OSError:
-        load = ""
+    load = ", load avg " + load_average() + " at end"
     header.append(f"Run time {time.perf_counter() - started:.0f} s{load}.")
     table = text_table(bench.rows)
     print("\n".join(header))

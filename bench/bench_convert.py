@@ -97,7 +97,7 @@ import ngcodec
 import ngcodec.precomputed as ngp
 from ngcodec import compressed_segmentation as cseg
 
-from machine import copy_speed, cpu_model, git_describe, version_of  # bench/machine.py
+from machine import describe, git_describe, load_average as load, version_of  # bench/machine.py
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -126,13 +126,6 @@ PARTS = ("seg", "image", "memory", "dask")
 
 def log(msg):
     print(msg, file=sys.stderr, flush=True)
-
-
-def load():
-    try:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "n/a"
 
 
 def fmt_time(s):
@@ -765,8 +758,7 @@ def main():
 
     started = datetime.datetime.now().astimezone()
     load_start = load()
-    machine = (f"{cpu_model()}, {os.cpu_count()} logical CPUs, NumPy 2 MiB copy "
-               f"{copy_speed():.1f} GB/s")
+    machine = describe()
     root = Path(tempfile.mkdtemp(prefix="ngcodec-bench-convert-", dir=args.tmp))
     fib = fib25()
     ts_script = TensorstoreScript(args.jobs)

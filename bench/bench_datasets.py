@@ -90,7 +90,7 @@ import ngcodec
 import ngcodec.precomputed as ngp
 from ngcodec.precomputed.sharded import propose_sharding, shard_boxes
 
-from machine import copy_speed, cpu_model, git_describe, version_of  # bench/machine.py, beside this script
+from machine import describe, git_describe, load_average as load, version_of  # bench/machine.py, beside this script
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -550,13 +550,6 @@ def markdown_table(rows):
     return "\n".join(out)
 
 
-def load():
-    try:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "n/a"
-
-
 # --------------------------------------------------------------------------
 
 def _inflater_name():
@@ -596,8 +589,7 @@ def main():
 
     started = datetime.datetime.now().astimezone()
     load_start = load()
-    machine = (f"{cpu_model()}, {os.cpu_count()} logical CPUs, NumPy 2 MiB copy "
-               f"{copy_speed():.1f} GB/s")
+    machine = describe()
     fib, fib_source = load_fib25()
     t0 = time.perf_counter()
     vols = {"fib25": fib25_volume(fib, size)}

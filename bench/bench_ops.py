@@ -56,7 +56,6 @@ dataset). Both outputs are read back and checked. Target >= 10x. N threads
 
 import argparse
 import datetime
-import os
 import platform
 import shutil
 import statistics
@@ -76,7 +75,7 @@ from ngcodec.runtime import instance as _instance
 from bench import (Impl, Row, alternate, distinct_labels, fmt_time, gc_off, inner_for,
                    load_fib25, markdown_table, median, paired, text_table, verdict,
                    voronoi_cells)
-from machine import copy_speed, cpu_model, git_describe, version_of
+from machine import describe, git_describe, load_average, version_of
 
 try:
     import compressed_segmentation as cseg
@@ -510,15 +509,8 @@ def main(argv=None):
         print("bench_ops.py needs the compressed-segmentation package", file=sys.stderr)
         return 2
 
-    def load():
-        try:
-            return "load avg " + " ".join(f"{v:.2f}" for v in os.getloadavg())
-        except OSError:
-            return "load avg n/a"
-
     header = [
-        f"Machine: {cpu_model()}, {os.cpu_count()} logical CPUs, NumPy 2 MiB copy "
-        f"{copy_speed():.1f} GB/s, {load()} at start",
+        f"Machine: {describe()}, load avg {load_average()} at start",
         f"Python {platform.python_version()}, wasmtime {version_of('wasmtime')}, numpy "
         f"{np.__version__}, compressed-segmentation {version_of('compressed-segmentation')}, "
         f"ngcodec {ngcodec.__version__} (wasm {'.'.join(map(str, ngcodec.wasm_version()))}), "
@@ -554,7 +546,7 @@ def main(argv=None):
     except WrongAnswer as exc:
         print(f"WRONG ANSWER: {exc}", file=sys.stderr)
         return 1
-    header.append(f"Run time {time.perf_counter() - started:.0f} s, {load()} at the end.")
+    header.append(f"Run time {time.perf_counter() - started:.0f} s, load avg {load_average()} at the end.")
     print("\n".join(header))
     print()
     print(text_table(bench.rows))

@@ -64,7 +64,7 @@ from zarr.core.buffer.cpu import NDBuffer  # noqa: E402
 import ngcodec  # noqa: E402
 from ngcodec import compressed_segmentation as cseg  # noqa: E402
 from bench_datasets import fib25_volume, voronoi_volume  # noqa: E402
-from machine import describe, git_describe, version_of  # noqa: E402
+from machine import describe, git_describe, load_average, version_of  # noqa: E402
 
 BUNDLED_CSEG = Path(ngcodec.__file__).parent / "data" / "fib25_64x64x64_uint64.cseg8"
 FULL_SIZE = (512, 512, 256)  # (x, y, z)
@@ -194,7 +194,7 @@ def main():
     root = Path(tempfile.mkdtemp(prefix="bench_zarr_", dir=args.tmp))
     started = datetime.datetime.now(datetime.timezone.utc)
     machine = describe()
-    load_start = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    load_start = load_average()
     rows = []
     try:
         for name, (data, what) in volumes.items():
@@ -229,7 +229,7 @@ def main():
         "# ngcodec zarr benchmark (issue 15)",
         "",
         f"Machine: {machine}; load avg {load_start} at the start, "
-        f"{' '.join(f'{v:.2f}' for v in os.getloadavg())} at the end",
+        f"{load_average()} at the end",
         f"Python {sys.version.split()[0]}, numpy {np.__version__}, zarr {version_of('zarr')}, "
         f"numcodecs {version_of('numcodecs')}, wasmtime {version_of('wasmtime')}, "
         f"ngcodec {ngcodec.__version__} (wasm {'.'.join(map(str, ngcodec.wasm_version()))}), git {git_describe()}",

@@ -33,6 +33,16 @@ def copy_speed(nbytes=2 << 20, rounds=200):
     return nbytes / times[len(times) // 2] / 1e9
 
 
+def load_average():
+    """The 1, 5 and 15 minute load averages, "0.52 0.61 0.70" ("n/a" where
+    the system has none): the machines are shared, so tables record it."""
+    import os
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
 def describe():
     """One line: "CPU, N logical CPUs, NumPy 2 MiB copy X GB/s"."""
     import os
